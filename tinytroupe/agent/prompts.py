@@ -1,0 +1,69 @@
+"""Prompt building: how an agent's persona and memory become chat-completions messages.
+
+The format is a contract shared with the offline model (`tinytroupe.clients.offline`),
+which reads it back without a language model:
+
+* the system message carries the persona as JSON between ``<persona>`` tags and the
+  agents it may talk to between ``<accessible_agents>`` tags;
+* each remembered stimulus is a ``user`` message whose content is
+  ``{"stimuli": [{"type", "content", "source"}]}``;
+* each remembered action is an ``assistant`` message ``{"action": {...}}``;
+* the last message is the instruction to act, `ACT_INSTRUCTION`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+ACT_INSTRUCTION = (
+    "Now decide your next actions. Answer with one JSON object only: "
+    '{"actions": [{"type": "THINK|TALK|REACH_OUT|DONE", "content": "...", "target": "..."}], '
+    '"cognitive_state": {"goals": "...", "attention": "...", "emotions": "..."}}. '
+    "End the list with a DONE action when you have nothing more to do now."
+)
+
+_SYSTEM_TEMPLATE = """\
+You are a simulated person in a multi-agent simulation. Stay in character: think, \
+speak and decide as the person described below would, never as an AI assistant.
+
+<persona>{persona}</persona>
+
+You can talk to these people (TALK with "target" set to their name):
+<accessible_agents>{accessible}</accessible_agents>
+
+Your current mental state: {mental_state}
+
+Rules: THINK is private thought; TALK says "content" to "target"; REACH_OUT asks \
+"target" to become accessible to you; DONE ends your turn. Answer in JSON only."""
+
+
+def system_message(
+    persona: dict[str, Any], accessible: list[dict[str, str]], mental_state: dict[str, Any]
+) -> dict[str, str]:
+    """The system message for an agent with this persona, contacts and state."""
+    content = _SYSTEM_TEMPLATE.format(
+        persona=json.dumps(persona, ensure_ascii=False),
+        accessible=json.dumps(accessible, ensure_ascii=False),
+        mental_state=json.dumps(mental_state, ensure_ascii=False),
+    )
+    return {"role": "system", "content": content}
+
+
+def episode_message(episode: dict[str, Any]) -> dict[str, str]:
+    """One remembered episode (as stored in `EpisodicMemory`) as a chat message."""
+    content = episode["content"]
+    if not isinstance(content, str):
+        content = json.dumps(content, ensure_ascii=False)
+    return {"role": episode["role"], "content": content}
+
+
+def act_messages(
+    system: dict[str, str], episodes: list[dict[str, Any]]
+) -> list[dict[str, str]]:
+    """The full request: system message, remembered episodes, then the instruction to act."""
+    messages = [system]
+    messages.extend(episode_message(e) for e in episodes)
+    messages.append({"role": "user", "content": ACT_INSTRUCTION})
+    return messages
+

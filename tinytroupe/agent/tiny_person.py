@@ -1,0 +1,312 @@
+"""TinyPerson: a simulated person that perceives, remembers and acts through an LLM.
+
+Thread-safety contract: an agent has two locks of its own, shared with no other agent.
+``_acting`` is held for a whole `act()`, so one agent never acts in two threads at
+once. ``_lock`` (re-entrant) guards memory, the action buffer and mental state for
+short critical sections only; it is never held across an LLM call, so delivering a
+message to an agent (`listen`) never waits for that agent's slow or hung model call.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import threading
+from pathlib import Path
+from typing import Any, ClassVar
+
+from tinytroupe.agent import prompts
+from tinytroupe.agent.actions import ActionParseError, parse_actions
+from tinytroupe.agent.display import show_action, show_stimulus
+from tinytroupe.agent.memory import EpisodicMemory
+from tinytroupe.agent.persona import read_specification
+from tinytroupe.clients import get_client
+from tinytroupe.clients.errors import LLMOutputError
+from tinytroupe.config import config_manager
+
+logger = logging.getLogger("tinytroupe")
+
+_DEFAULT_RELATION = "An agent I can currently interact with."
+
+
+class TinyPerson:
+    """A persona-driven agent (TinyTroupe's public API).
+
+    Names are unique in the process (`TinyPerson.all_agents`); `clear_agents()` or
+    `tinytroupe.control.reset()` forgets them.
+    """
+
+    all_agents: ClassVar[dict[str, TinyPerson]] = {}
+    communication_display: ClassVar[bool] = True
+    _registry_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, name: str | None = None, episodic_memory: EpisodicMemory | None = None,
+                 **_ignored: Any) -> None:
+        if not name or not str(name).strip():
+            raise ValueError("A TinyPerson needs a non-empty name")
+        self.name = str(name).strip()
+        self._persona: dict[str, Any] = {"name": self.name}
+        self._mental_state: dict[str, Any] = {
+            "datetime": None, "location": None, "context": [], "goals": [],
+            "attention": None, "emotions": "Feeling nothing in particular, just calm.",
+        }
+        self.episodic_memory = episodic_memory or EpisodicMemory(
+            max_size=config_manager.get("episodic_memory_max_size"))
+        self.accessible_agents: list[TinyPerson] = []
+        self._relations: dict[str, str] = {}
+        self._actions_buffer: list[dict[str, str]] = []
+        self._lock = threading.RLock()
+        self._acting = threading.Lock()
+        self.environment: Any = None
+        with TinyPerson._registry_lock:
+            if self.name in TinyPerson.all_agents:
+                raise ValueError(f"Agent name {self.name!r} is already in use.")
+            TinyPerson.all_agents[self.name] = self
+
+    def __repr__(self) -> str:
+        return f"TinyPerson(name={self.name!r})"
+
+    # --- registry -------------------------------------------------------------------
+
+    @classmethod
+    def get_agent_by_name(cls, name: str) -> TinyPerson | None:
+        return cls.all_agents.get(name)
+
+    @classmethod
+    def clear_agents(cls) -> None:
+        with cls._registry_lock:
+            cls.all_agents.clear()
+
+    # --- persona --------------------------------------------------------------------
+
+    def define(self, key: str, value: Any, group: str | None = None) -> TinyPerson:
+        """Set a persona field (or append to list field `group`); returns self."""
+        with self._lock:
+            if group is None:
+                self._persona[key] = copy.deepcopy(value)
+            else:
+                self._persona.setdefault(group, []).append({key: value})
+        return self
+
+    def define_several(self, group: str, records: list[Any]) -> TinyPerson:
+        with self._lock:
+            self._persona.setdefault(group, []).extend(copy.deepcopy(records))
+        return self
+
+    def get(self, key: str) -> Any:
+        return self._persona.get(key)
+
+    def minibio(self) -> str:
+        """A one-sentence description built from the persona."""
+        p = self._persona
+        occupation = p.get("occupation")
+        if isinstance(occupation, dict):
+            occupation = occupation.get("title")
+        parts = [f"{self.name} is"]
+        parts.append(f"a {p['age']} year old" if p.get("age") else "a")
+        parts.append(str(occupation or "person"))
+        if p.get("nationality"):
+            parts.append(f"({p['nationality']})")
+        bio = " ".join(parts)
+        if p.get("residence"):
+            bio += f", living in {p['residence']}"
+        return bio + "."
+
+    @classmethod
+    def load_specification(cls, path_or_dict: str | Path | dict[str, Any],
+                           new_agent_name: str | None = None, **_ignored: Any) -> TinyPerson:
+        """Create an agent from a TinyTroupe ``.agent.json`` spec, keeping every field."""
+        spec = read_specification(path_or_dict)
+        persona = spec["persona"]
+        agent = cls(new_agent_name or persona["name"])
+        with agent._lock:
+            agent._persona = copy.deepcopy(persona)
+            agent._persona["name"] = agent.name
+        return agent
+
+    @classmethod
+    def load_specifications_from_folder(cls, folder: str | Path) -> list[TinyPerson]:
+        return [cls.load_specification(p) for p in sorted(Path(folder).glob("*.agent.json"))]
+
+    def save_specification(self, path: str | Path, **_ignored: Any) -> None:
+        spec = {"type": "TinyPerson", "persona": self._persona}
+        Path(path).write_text(json.dumps(spec, indent=4, ensure_ascii=False), encoding="utf-8")
+
+    # --- accessibility --------------------------------------------------------------
+
+    def make_agent_accessible(self, agent: TinyPerson,
+                              relation_description: str = _DEFAULT_RELATION) -> None:
+        with self._lock:
+            if agent is not self and agent not in self.accessible_agents:
+                self.accessible_agents.append(agent)
+            self._relations[agent.name] = relation_description
+
+    def make_agents_accessible(self, agents: list[TinyPerson],
+                               relation_description: str = _DEFAULT_RELATION) -> None:
+        for agent in agents:
+            self.make_agent_accessible(agent, relation_description)
+
+    def make_agent_inaccessible(self, agent: TinyPerson) -> None:
+        with self._lock:
+            if agent in self.accessible_agents:
+                self.accessible_agents.remove(agent)
+            self._relations.pop(agent.name, None)
+
+    def make_all_agents_inaccessible(self) -> None:
+        with self._lock:
+            self.accessible_agents.clear()
+            self._relations.clear()
+
+    # --- perception -----------------------------------------------------------------
+
+    def _observe(self, kind: str, content: str, source: Any = None) -> TinyPerson:
+        source_name = getattr(source, "name", source) or ""
+        stimulus = {"type": kind, "content": content, "source": source_name}
+        with self._lock:
+            self.episodic_memory.store({
+                "role": "user", "content": {"stimuli": [stimulus]}, "type": "stimulus",
+                "simulation_timestamp": self._mental_state["datetime"],
+            })
+        if TinyPerson.communication_display:
+            show_stimulus(self.name, stimulus)
+        return self
+
+    def listen(self, speech: str, source: Any = None) -> TinyPerson:
+        return self._observe("CONVERSATION", speech, source)
+
+    def see(self, description: str, source: Any = None) -> TinyPerson:
+        return self._observe("VISUAL", description, source)
+
+    def think(self, thought: str) -> TinyPerson:
+        return self._observe("THOUGHT", thought)
+
+    def internalize_goal(self, goal: str) -> TinyPerson:
+        return self._observe("INTERNAL_GOAL_FORMULATION", goal)
+
+    def socialize(self, social_description: str, source: Any = None) -> TinyPerson:
+        return self._observe("SOCIAL", social_description, source)
+
+    def listen_and_act(self, speech: str, return_actions: bool = False, n: int | None = None,
+                       source: Any = None) -> list[dict[str, str]] | None:
+        return self.listen(speech, source).act(return_actions=return_actions, n=n)
+
+    def see_and_act(self, description: str, return_actions: bool = False,
+                    n: int | None = None) -> list[dict[str, str]] | None:
+        return self.see(description).act(return_actions=return_actions, n=n)
+
+    def think_and_act(self, thought: str, return_actions: bool = False,
+                      n: int | None = None) -> list[dict[str, str]] | None:
+        return self.think(thought).act(return_actions=return_actions, n=n)
+
+    # --- mental state ---------------------------------------------------------------
+
+    def change_context(self, context: list[str] | str) -> None:
+        with self._lock:
+            self._mental_state["context"] = context if isinstance(context, list) else [context]
+
+    def _set_datetime(self, value: Any) -> None:
+        with self._lock:
+            self._mental_state["datetime"] = None if value is None else str(value)
+
+    # --- acting ---------------------------------------------------------------------
+
+    def act(self, until_done: bool = True, n: int | None = None, return_actions: bool = False,
+            **_ignored: Any) -> list[dict[str, str]] | None:
+        """Ask the LLM what to do; remember, buffer (and display) the actions.
+
+        With `n`, take at most `n` actions; otherwise with `until_done`, keep asking
+        until a DONE action or `MAX_ACTIONS_BEFORE_DONE`; else make one LLM call.
+        Raises an `LLMError` when the model cannot be reached or its answer stays
+        malformed; actions already taken in this call stay in memory and the buffer.
+        """
+        limit = n if n is not None else config_manager.get("max_actions_before_done")
+        taken: list[dict[str, str]] = []
+        with self._acting:
+            while len(taken) < limit:
+                actions, state = self._next_actions()
+                actions = actions[: limit - len(taken)]
+                self._commit(actions, state)
+                taken.extend(actions)
+                if any(a["type"] == "DONE" for a in actions) or (n is None and not until_done):
+                    break
+        return taken if return_actions else None
+
+    def _next_actions(self) -> tuple[list[dict[str, str]], dict[str, Any]]:
+        """One model answer, parsed; malformed answers are retried with the error shown."""
+        messages = self._messages()
+        client = get_client()
+        repairs = config_manager.get("max_output_repair_attempts")
+        for attempt in range(repairs + 1):
+            completion = client.complete(
+                messages, temperature=config_manager.get("temperature"),
+                max_tokens=config_manager.get("max_tokens"), user=self.name)
+            try:
+                return parse_actions(completion.content)
+            except ActionParseError as exc:
+                error = exc
+                logger.info("%s: malformed LLM answer (attempt %d): %s", self.name, attempt + 1, exc)
+                messages = [*messages, {"role": "assistant", "content": completion.content},
+                            {"role": "user", "content": f"Your answer was invalid: {exc}. "
+                                                        "Answer again with valid JSON only."}]
+        raise LLMOutputError(f"{self.name}: the model's answer stayed malformed after "
+                             f"{repairs + 1} attempts: {error}")
+
+    def _messages(self) -> list[dict[str, str]]:
+        with self._lock:
+            accessible = [{"name": a.name, "relation": self._relations.get(a.name, "")}
+                          for a in self.accessible_agents]
+            system = prompts.system_message(self._persona, accessible, self._mental_state)
+            episodes = self.episodic_memory.retrieve_recent()
+        return prompts.act_messages(system, episodes)
+
+    def _commit(self, actions: list[dict[str, str]], state: dict[str, Any]) -> None:
+        with self._lock:
+            for action in actions:
+                self.episodic_memory.store({
+                    "role": "assistant", "content": {"action": action}, "type": "action",
+                    "simulation_timestamp": self._mental_state["datetime"],
+                })
+                self._actions_buffer.append(action)
+            for key in ("goals", "attention", "emotions"):
+                if key in state:
+                    self._mental_state[key] = state[key]
+        if TinyPerson.communication_display:
+            for action in actions:
+                show_action(self.name, action)
+
+    def pop_latest_actions(self) -> list[dict[str, str]]:
+        """The actions buffered since the last pop, oldest first; clears the buffer."""
+        with self._lock:
+            actions, self._actions_buffer = self._actions_buffer, []
+        return actions
+
+    # --- state ----------------------------------------------------------------------
+
+    def encode_complete_state(self) -> dict[str, Any]:
+        """A JSON-serialisable copy of this agent's whole state."""
+        with self._lock:
+            return copy.deepcopy({
+                "type": "TinyPerson", "name": self.name, "persona": self._persona,
+                "mental_state": self._mental_state,
+                "episodic_memory": self.episodic_memory.encode(),
+                "accessible_agents": [{"name": a.name, "relation": self._relations.get(a.name)}
+                                      for a in self.accessible_agents],
+                "actions_buffer": self._actions_buffer,
+            })
+
+    def decode_complete_state(self, state: dict[str, Any]) -> TinyPerson:
+        """Restore the state from `encode_complete_state` (accessible agents by name)."""
+        state = copy.deepcopy(state)
+        with self._lock:
+            self._persona = state["persona"]
+            self._persona["name"] = self.name
+            self._mental_state = state["mental_state"]
+            self.episodic_memory = EpisodicMemory.decode(state["episodic_memory"])
+            self._actions_buffer = state.get("actions_buffer", [])
+            self.accessible_agents, self._relations = [], {}
+            for entry in state.get("accessible_agents", []):
+                other = TinyPerson.all_agents.get(entry["name"])
+                if other is not None:
+                    self.make_agent_accessible(other, entry.get("relation") or _DEFAULT_RELATION)
+        return self

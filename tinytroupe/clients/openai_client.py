@@ -1,0 +1,208 @@
+"""A client for any OpenAI-compatible chat-completions endpoint.
+
+It speaks the wire format directly over one shared, thread-safe urllib3 connection
+pool: the request path is hot (a parallel step of 1,000 agents makes 1,000 requests
+from one process, under one GIL), and the typed SDK costs several times the CPU.
+Retries (exponential backoff with jitter, honouring ``Retry-After``) are tenacity's;
+the process-wide cap on in-flight calls is a semaphore shared by all clients.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import tenacity
+import urllib3
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
+
+from tinytroupe.clients.errors import LLMRequestError, LLMTimeoutError
+from tinytroupe.clients.usage import usage
+
+logger = logging.getLogger("tinytroupe")
+
+_RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Completion:
+    """The assistant's answer to one chat-completions request."""
+
+    content: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class _Retryable(LLMRequestError):
+    """A failure worth another attempt (429, 5xx, connection trouble, broken body)."""
+
+
+class CallGate:
+    """Caps the calls in flight in this process; a limit of None or 0 means no cap.
+
+    The limit can change between calls: a call holds the semaphore it acquired, so
+    calls already in flight finish under the old limit.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._limit: int | None = None
+        self._semaphore: threading.BoundedSemaphore | None = None
+
+    def semaphore(self, limit: int | None) -> threading.BoundedSemaphore | None:
+        if not limit:
+            return None
+        with self._lock:
+            if limit != self._limit:
+                self._limit, self._semaphore = limit, threading.BoundedSemaphore(limit)
+            return self._semaphore
+
+
+call_gate = CallGate()
+
+
+class OpenAICompatibleClient:
+    """Chat completions over HTTP. Thread-safe; share one instance per endpoint.
+
+    `complete()` returns a `Completion` or raises `LLMRequestError` (`LLMTimeoutError`
+    when the last attempt timed out) once `max_attempts` are spent. The API key is
+    sent in a header and kept out of ``repr``, logs and error messages.
+    """
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        api_key: str,
+        model: str,
+        azure: bool = False,
+        timeout: float = 60.0,
+        max_attempts: int = 5,
+        retry_base_delay: float = 1.0,
+        retry_max_delay: float = 30.0,
+        max_concurrent_calls: int | None = None,
+        pool_size: int = 1024,
+    ) -> None:
+        self.url = url
+        self.model = model
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.max_concurrent_calls = max_concurrent_calls
+        self._headers = {"Content-Type": "application/json"}
+        self._headers["api-key" if azure else "Authorization"] = (
+            api_key if azure else f"Bearer {api_key}"
+        )
+        self._pool = urllib3.PoolManager(num_pools=4, maxsize=pool_size, block=False)
+        self._timeout = urllib3.Timeout(connect=min(timeout, 10.0), read=timeout)
+        backoff = tenacity.wait_random_exponential(multiplier=retry_base_delay, max=retry_max_delay)
+        self._retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(max_attempts),
+            wait=_honour_retry_after(backoff),
+            retry=tenacity.retry_if_exception_type(_Retryable),
+            before_sleep=_count_retry,
+            reraise=True,
+        )
+
+    def __repr__(self) -> str:
+        return f"OpenAICompatibleClient(url={self.url!r}, model={self.model!r})"
+
+    def complete(
+        self, messages: list[dict[str, Any]], *, temperature: float | None = None,
+        max_tokens: int | None = None, json_output: bool = True, user: str | None = None,
+    ) -> Completion:
+        """Send one chat-completions request, retrying transient failures."""
+        body: dict[str, Any] = {"model": self.model, "messages": messages}
+        if temperature is not None:
+            body["temperature"] = temperature
+        if max_tokens is not None:
+            body["max_tokens"] = max_tokens
+        if json_output:
+            body["response_format"] = {"type": "json_object"}
+        if user:
+            body["user"] = user
+        payload = json.dumps(body, ensure_ascii=False).encode()
+        try:
+            return self._retrying(self._attempt, payload)
+        except _Retryable as exc:
+            usage.add(failures=1)
+            raise (LLMTimeoutError if isinstance(exc.__cause__, Urllib3Timeout)
+                   else LLMRequestError)(f"{exc} (after {self.max_attempts} attempts)",
+                                         status=exc.status) from exc.__cause__
+        except LLMRequestError:
+            usage.add(failures=1)
+            raise
+
+    def _attempt(self, payload: bytes) -> Completion:
+        semaphore = call_gate.semaphore(self.max_concurrent_calls)
+        if semaphore is not None:
+            semaphore.acquire()
+        try:
+            usage.add(requests=1)
+            response = self._pool.urlopen(
+                "POST", self.url, body=payload, headers=self._headers,
+                timeout=self._timeout, retries=False, redirect=False,
+            )
+        except Urllib3Timeout as exc:
+            raise _Retryable(f"request to {self.url} timed out after {self.timeout} s") from exc
+        except Urllib3Error as exc:
+            raise _Retryable(f"request to {self.url} failed: {type(exc).__name__}") from exc
+        finally:
+            if semaphore is not None:
+                semaphore.release()
+        return _completion_from(response, self.url)
+
+    def close(self) -> None:
+        self._pool.clear()
+
+
+def _completion_from(response: urllib3.BaseHTTPResponse, url: str) -> Completion:
+    status = response.status
+    if status == 429:
+        usage.add(rate_limited=1)
+    if status != 200:
+        excerpt = response.data[:200].decode(errors="replace")
+        message = f"{url} answered HTTP {status}: {excerpt}"
+        retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
+        if status in _RETRYABLE_STATUS:
+            raise _Retryable(message, status=status, retry_after=retry_after)
+        raise LLMRequestError(message, status=status)
+    try:
+        data = json.loads(response.data)
+        content = data["choices"][0]["message"]["content"]
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise _Retryable(f"{url} answered a body that is not a chat completion: "
+                         f"{type(exc).__name__}", status=status) from None
+    used = data.get("usage") or {}
+    prompt, completion = int(used.get("prompt_tokens", 0)), int(used.get("completion_tokens", 0))
+    usage.add(prompt_tokens=prompt, completion_tokens=completion)
+    return Completion(content=content or "", prompt_tokens=prompt, completion_tokens=completion)
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date: rare from LLM providers; fall back to backoff
+
+
+def _honour_retry_after(backoff: Any) -> Any:
+    """A tenacity wait: the server's Retry-After when it gave one, else `backoff`."""
+
+    def wait(retry_state: tenacity.RetryCallState) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome else None
+        retry_after = getattr(exc, "retry_after", None)
+        return retry_after if retry_after is not None else backoff(retry_state)
+
+    return wait
+
+
+def _count_retry(retry_state: tenacity.RetryCallState) -> None:
+    usage.add(retries=1)
+    exc = retry_state.outcome.exception() if retry_state.outcome else None
+    logger.info("LLM request attempt %d failed (%s); retrying", retry_state.attempt_number, exc)

@@ -1,0 +1,16 @@
+"""Simulation-wide control: `reset()` forgets every agent and world."""
+
+from __future__ import annotations
+
+from tinytroupe.agent import TinyPerson
+from tinytroupe.environment import BaseWorld
+
+
+def reset() -> None:
+    """Close and forget all worlds, forget all agents (test fixtures call this)."""
+    for world in list(BaseWorld.all_environments.values()):
+        close = getattr(world, "close", None)
+        if close is not None:
+            close()
+    BaseWorld.clear_environments()
+    TinyPerson.clear_agents()

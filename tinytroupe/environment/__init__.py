@@ -1,0 +1,7 @@
+"""Worlds: `TinyWorld` (parallel-capable) over `BaseWorld` (turn-based)."""
+
+from tinytroupe.environment.base_world import BaseWorld
+from tinytroupe.environment.parallel import AgentFailure, ParallelStepError
+from tinytroupe.environment.tiny_world import TinyWorld
+
+__all__ = ["AgentFailure", "BaseWorld", "ParallelStepError", "TinyWorld"]

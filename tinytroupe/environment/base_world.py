@@ -1,0 +1,311 @@
+"""The base world: agents, time, message routing and the turn-based (sequential) step.
+
+`BaseWorld` is TinyTroupe's world semantics without the parallel machinery, which
+`tinytroupe.environment.tiny_world.TinyWorld` layers on top. Routing contract:
+
+* a TALK is delivered exactly once to its target; an agent never receives its own
+  message; a TALK to an unknown target is broadcast to everyone else when
+  `broadcast_if_no_target` is true, and dropped (logged) otherwise;
+* REACH_OUT makes source and target accessible to each other;
+* every delivered communication is appended to `transcript` in delivery order.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from tinytroupe.agent import TinyPerson
+from tinytroupe.agent.display import show_world
+from tinytroupe.config import config_defaults
+
+logger = logging.getLogger("tinytroupe")
+
+#: Transcript events kept per world (oldest dropped first), to keep memory bounded.
+TRANSCRIPT_MAX_EVENTS = 100_000
+
+
+class BaseWorld:
+    """A place where agents act in steps and talk to each other."""
+
+    all_environments: ClassVar[dict[str, BaseWorld]] = {}
+    communication_display: ClassVar[bool] = True
+    _registry_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, name: str | None = None, agents: list[TinyPerson] | None = None,
+                 initial_datetime: datetime | None = None, interventions: list[Any] | None = None,
+                 broadcast_if_no_target: bool = True, seed: int | None = None,
+                 **_ignored: Any) -> None:
+        with BaseWorld._registry_lock:
+            self.name = name or f"TinyWorld-{len(BaseWorld.all_environments) + 1}"
+            if self.name in BaseWorld.all_environments:
+                raise ValueError(f"Environment name {self.name!r} is already in use.")
+            BaseWorld.all_environments[self.name] = self
+        self.current_datetime = initial_datetime or datetime.now()
+        self.broadcast_if_no_target = broadcast_if_no_target
+        self.agents: list[TinyPerson] = []
+        self.name_to_agent: dict[str, TinyPerson] = {}
+        self.interventions: list[Any] = list(interventions or [])
+        self.transcript: deque[dict[str, Any]] = deque(maxlen=TRANSCRIPT_MAX_EVENTS)
+        self.steps_done = 0
+        self._random = random.Random(seed)
+        self.add_agents(agents or [])
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, agents={len(self.agents)})"
+
+    @classmethod
+    def clear_environments(cls) -> None:
+        with cls._registry_lock:
+            BaseWorld.all_environments.clear()
+
+    @classmethod
+    def get_environment_by_name(cls, name: str) -> BaseWorld | None:
+        return BaseWorld.all_environments.get(name)
+
+    # --- agents ---------------------------------------------------------------------
+
+    def add_agent(self, agent: TinyPerson) -> BaseWorld:
+        if agent.name in self.name_to_agent:
+            raise ValueError(f"Agent names must be unique, but {agent.name!r} is already "
+                             f"in the environment {self.name!r}.")
+        self.agents.append(agent)
+        self.name_to_agent[agent.name] = agent
+        agent.environment = self
+        agent._set_datetime(self.current_datetime)
+        return self
+
+    def add_agents(self, agents: list[TinyPerson]) -> BaseWorld:
+        for agent in agents:
+            self.add_agent(agent)
+        return self
+
+    def remove_agent(self, agent: TinyPerson) -> BaseWorld:
+        if self.name_to_agent.pop(agent.name, None) is not None:
+            self.agents.remove(agent)
+            agent.environment = None
+        return self
+
+    def remove_all_agents(self) -> BaseWorld:
+        for agent in list(self.agents):
+            self.remove_agent(agent)
+        return self
+
+    def get_agent_by_name(self, name: str) -> TinyPerson | None:
+        return self.name_to_agent.get(name)
+
+    def make_everyone_accessible(self) -> None:
+        for agent in self.agents:
+            agent.make_agents_accessible([a for a in self.agents if a is not agent])
+
+    def add_intervention(self, intervention: Any) -> BaseWorld:
+        """Add an object with `check_precondition()` and `apply_effect()`, run each step."""
+        self.interventions.append(intervention)
+        return self
+
+    # --- stimuli from the world -----------------------------------------------------
+
+    def broadcast(self, speech: str, source: TinyPerson | None = None) -> None:
+        for agent in self.agents:
+            if agent is not source:
+                agent.listen(speech, source=source)
+        self._record("broadcast", source, "*", speech)
+
+    def broadcast_thought(self, thought: str, source: TinyPerson | None = None) -> None:
+        for agent in self.agents:
+            agent.think(thought)
+
+    def broadcast_internal_goal(self, internal_goal: str) -> None:
+        for agent in self.agents:
+            agent.internalize_goal(internal_goal)
+
+    def broadcast_context_change(self, context: list[str] | str) -> None:
+        for agent in self.agents:
+            agent.change_context(context)
+
+    # --- running --------------------------------------------------------------------
+
+    @config_defaults(parallelize="parallel_agent_actions")
+    def run(self, steps: int, timedelta_per_step: timedelta | None = None,
+            return_actions: bool = False, randomize_agents_order: bool = True,
+            parallelize: bool | None = None) -> list[dict[str, list[dict]]] | None:
+        """Run `steps` steps; with `return_actions`, return each step's actions by agent.
+
+        `parallelize=None` takes ``PARALLEL_AGENT_ACTIONS`` from the configuration.
+        """
+        if steps < 0:
+            raise ValueError(f"steps must be >= 0, got {steps}")
+        results = []
+        with self._progress(steps) as advance:
+            for i in range(steps):
+                if self.communication_display:
+                    show_world(f"{self.name} step {i + 1} of {steps} ({self.current_datetime})")
+                actions = self._step(timedelta_per_step, randomize_agents_order, parallelize)
+                results.append(actions)
+                advance()
+        return results if return_actions else None
+
+    @contextmanager
+    def _progress(self, steps: int) -> Iterator[Any]:
+        """Progress reporting for `run`; the base world reports nothing."""
+        yield lambda: None
+
+    def _step(self, timedelta_per_step: timedelta | None = None,
+              randomize_agents_order: bool = True, parallelize: bool = False
+              ) -> dict[str, list[dict]]:
+        if parallelize:
+            return self._step_in_parallel(timedelta_per_step, randomize_agents_order)
+        return self._step_sequentially(timedelta_per_step, randomize_agents_order)
+
+    def _step_in_parallel(self, timedelta_per_step: timedelta | None = None,
+                          randomize_agents_order: bool = True) -> dict[str, list[dict]]:
+        """The base world has no parallel machinery: it steps sequentially."""
+        return self._step_sequentially(timedelta_per_step, randomize_agents_order)
+
+    def _step_sequentially(self, timedelta_per_step: timedelta | None = None,
+                           randomize_agents_order: bool = True) -> dict[str, list[dict]]:
+        """Turn-based step: each agent acts, and its actions are delivered before the next."""
+        order = self._begin_step(timedelta_per_step, randomize_agents_order)
+        results: dict[str, list[dict]] = {}
+        for agent in order:
+            agent.act()
+            actions = agent.pop_latest_actions()
+            results[agent.name] = actions
+            self._handle_actions(agent, actions)
+        self._end_step()
+        return results
+
+    def _begin_step(self, timedelta_per_step: timedelta | None,
+                    randomize_agents_order: bool) -> list[TinyPerson]:
+        """Advance time, apply interventions; return the agents in this step's order."""
+        self._advance_datetime(timedelta_per_step)
+        for intervention in self.interventions:
+            if intervention.check_precondition():
+                intervention.apply_effect()
+        order = list(self.agents)
+        if randomize_agents_order:
+            self._random.shuffle(order)
+        return order
+
+    def _end_step(self) -> None:
+        self.steps_done += 1
+
+    def _advance_datetime(self, delta: timedelta | None) -> None:
+        if delta is not None:
+            self.current_datetime += delta
+            for agent in self.agents:
+                agent._set_datetime(self.current_datetime)
+
+    def skip(self, steps: int, timedelta_per_step: timedelta | None = None) -> None:
+        """Advance time by `steps` x `timedelta_per_step` without anyone acting."""
+        for _ in range(steps):
+            self._advance_datetime(timedelta_per_step)
+
+    def run_minutes(self, minutes: int, **kwargs: Any) -> Any:
+        return self.run(minutes, timedelta_per_step=timedelta(minutes=1), **kwargs)
+
+    def run_hours(self, hours: int, **kwargs: Any) -> Any:
+        return self.run(hours, timedelta_per_step=timedelta(hours=1), **kwargs)
+
+    def run_days(self, days: int, **kwargs: Any) -> Any:
+        return self.run(days, timedelta_per_step=timedelta(days=1), **kwargs)
+
+    def run_weeks(self, weeks: int, **kwargs: Any) -> Any:
+        return self.run(weeks, timedelta_per_step=timedelta(weeks=1), **kwargs)
+
+    def run_months(self, months: int, **kwargs: Any) -> Any:
+        return self.run(months, timedelta_per_step=timedelta(weeks=4), **kwargs)
+
+    def run_years(self, years: int, **kwargs: Any) -> Any:
+        return self.run(years, timedelta_per_step=timedelta(days=365), **kwargs)
+
+    def skip_minutes(self, minutes: int) -> None:
+        self.skip(minutes, timedelta(minutes=1))
+
+    def skip_hours(self, hours: int) -> None:
+        self.skip(hours, timedelta(hours=1))
+
+    def skip_days(self, days: int) -> None:
+        self.skip(days, timedelta(days=1))
+
+    def skip_weeks(self, weeks: int) -> None:
+        self.skip(weeks, timedelta(weeks=1))
+
+    def skip_months(self, months: int) -> None:
+        self.skip(months, timedelta(weeks=4))
+
+    def skip_years(self, years: int) -> None:
+        self.skip(years, timedelta(days=365))
+
+    # --- routing --------------------------------------------------------------------
+
+    def _handle_actions(self, source: TinyPerson, actions: list[dict[str, str]]) -> None:
+        """Deliver `source`'s actions: TALK to its target, REACH_OUT between the two."""
+        for action in actions:
+            kind, target = action.get("type"), action.get("target") or ""
+            if kind == "TALK":
+                self._handle_talk(source, action.get("content", ""), target)
+            elif kind == "REACH_OUT":
+                self._handle_reach_out(source, action.get("content", ""), target)
+
+    def _handle_talk(self, source: TinyPerson, content: str, target: str) -> None:
+        recipient = self.get_agent_by_name(target)
+        if recipient is source:
+            logger.debug("%s talked to itself; not delivered", source.name)
+        elif recipient is not None:
+            recipient.listen(content, source=source)
+            self._record("TALK", source, recipient.name, content)
+        elif self.broadcast_if_no_target:
+            self.broadcast(content, source=source)
+        else:
+            logger.info("%s talked to unknown target %r; dropped", source.name, target)
+
+    def _handle_reach_out(self, source: TinyPerson, content: str, target: str) -> None:
+        other = self.get_agent_by_name(target)
+        if other is None or other is source:
+            return
+        source.make_agent_accessible(other)
+        other.make_agent_accessible(source)
+        source.socialize(f"{other.name} was successfully reached out, and is now available "
+                         "for interaction.", source=self.name)
+        other.socialize(f"{source.name} reached out to you, and is now available for "
+                        "interaction.", source=self.name)
+        self._record("REACH_OUT", source, other.name, content)
+
+    def _record(self, kind: str, source: TinyPerson | None, target: str, content: str) -> None:
+        self.transcript.append({
+            "step": self.steps_done + 1, "datetime": str(self.current_datetime), "type": kind,
+            "source": source.name if source is not None else None, "target": target,
+            "content": content,
+        })
+
+    # --- state ----------------------------------------------------------------------
+
+    def encode_complete_state(self) -> dict[str, Any]:
+        """A JSON-serialisable copy of the world and all its agents."""
+        return {
+            "type": type(self).__name__, "name": self.name,
+            "current_datetime": self.current_datetime.isoformat(),
+            "broadcast_if_no_target": self.broadcast_if_no_target,
+            "steps_done": self.steps_done,
+            "agents": [agent.encode_complete_state() for agent in self.agents],
+        }
+
+    def decode_complete_state(self, state: dict[str, Any]) -> BaseWorld:
+        """Restore from `encode_complete_state`; agents are matched (or created) by name."""
+        self.current_datetime = datetime.fromisoformat(state["current_datetime"])
+        self.broadcast_if_no_target = state.get("broadcast_if_no_target", True)
+        self.steps_done = state.get("steps_done", 0)
+        self.remove_all_agents()
+        agents = [TinyPerson.all_agents.get(s["name"]) or TinyPerson(s["name"])
+                  for s in state["agents"]]
+        self.add_agents(agents)
+        for agent, agent_state in zip(agents, state["agents"]):
+            agent.decode_complete_state(agent_state)
+        return self

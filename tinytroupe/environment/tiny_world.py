@@ -1,0 +1,119 @@
+"""TinyWorld: the base world plus parallel steps, metrics and a progress bar.
+
+The parallel machinery is a layer: `BaseWorld` keeps TinyTroupe's turn-based step,
+and this class adds `_step_in_parallel` on top of a `ParallelStepRunner` (its own
+kept thread pool). `run(steps, parallelize=True)` is all a script needs.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from tinytroupe.agent.display import console
+from tinytroupe.config import config_manager
+from tinytroupe.environment.base_world import BaseWorld
+from tinytroupe.environment.parallel import ParallelStepError, ParallelStepRunner
+
+
+class TinyWorld(BaseWorld):
+    """A world whose steps can run all agents concurrently (see docs/parallel-execution.md).
+
+    Release the worker threads with `close()` or a ``with`` block; they are also
+    released when the world is garbage-collected or the interpreter exits.
+    """
+
+    def __init__(self, name: str | None = None, agents: list[Any] | None = None,
+                 *args: Any, **kwargs: Any) -> None:
+        super().__init__(name, agents, *args, **kwargs)
+        self._parallel = ParallelStepRunner(self.name)
+        self._finalizer = weakref.finalize(self, self._parallel.close)
+        self._progress_task: tuple[Progress, Any] | None = None
+
+    # --- parallel step --------------------------------------------------------------
+
+    def _step_in_parallel(self, timedelta_per_step: timedelta | None = None,
+                          randomize_agents_order: bool = True) -> dict[str, list[dict]]:
+        """All agents act at once from the same snapshot; delivery in the world's order.
+
+        Returns ``{agent_name: actions}`` for every agent that completed. With
+        ON_AGENT_ERROR=raise, raises `ParallelStepError` after delivering the others.
+        """
+        order = self._begin_step(timedelta_per_step, randomize_agents_order)
+        self._start_progress_step(len(order))
+        outcome = self._parallel.run(order, self.steps_done + 1, self._advance_progress)
+        for name, actions in outcome.results.items():
+            self._handle_actions(self.name_to_agent[name], actions)
+        self._end_step()
+        if outcome.failures and config_manager.get("on_agent_error") == "raise":
+            raise ParallelStepError(outcome.failures)
+        return outcome.results
+
+    def _step_sequentially(self, timedelta_per_step: timedelta | None = None,
+                           randomize_agents_order: bool = True) -> dict[str, list[dict]]:
+        results = super()._step_sequentially(timedelta_per_step, randomize_agents_order)
+        self._parallel.metrics.record_sequential_step()
+        return results
+
+    # --- metrics --------------------------------------------------------------------
+
+    def get_parallel_metrics(self) -> dict[str, Any]:
+        """A JSON-serialisable copy of the parallel-execution metrics."""
+        return self._parallel.metrics.snapshot()
+
+    def reset_parallel_metrics(self) -> None:
+        self._parallel.metrics.reset()
+
+    def get_agent_failures(self) -> list[dict[str, Any]]:
+        """The most recent agent failures and timeouts (step, agent, error_type, message)."""
+        return [f.as_dict() for f in self._parallel.failures]
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the worker threads; the world can still step (a new pool starts)."""
+        self._parallel.close()
+
+    def __enter__(self) -> TinyWorld:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    # --- progress -------------------------------------------------------------------
+
+    @contextmanager
+    def _progress(self, steps: int) -> Iterator[Any]:
+        if steps <= 1 or not self.communication_display:
+            yield lambda: None
+            return
+        columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[status]}"), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=False) as progress:
+            steps_task = progress.add_task(f"{self.name} steps", total=steps, status="")
+            agents_task = progress.add_task("agents this step", total=len(self.agents),
+                                            status="")
+            self._progress_task = (progress, agents_task)
+            try:
+                yield lambda: progress.update(steps_task, advance=1, status=self._status())
+            finally:
+                self._progress_task = None
+
+    def _status(self) -> str:
+        metrics = self._parallel.metrics.snapshot()
+        return f"errors {metrics['parallel_errors']}  timeouts {metrics['parallel_timeouts']}"
+
+    def _start_progress_step(self, agents: int) -> None:
+        if self._progress_task is not None:
+            progress, task = self._progress_task
+            progress.reset(task, total=agents)
+
+    def _advance_progress(self) -> None:
+        if self._progress_task is not None:
+            progress, task = self._progress_task
+            progress.advance(task)

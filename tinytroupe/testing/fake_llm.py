@@ -1,0 +1,574 @@
+"""A fake OpenAI-compatible chat-completions server, for tests and benchmarks.
+
+It answers ``POST /v1/chat/completions`` (also ``/chat/completions`` and Azure's
+``/openai/deployments/{deployment}/chat/completions``) on 127.0.0.1 over real HTTP, with
+content from a pluggable responder (by default the offline model), after a configurable
+latency, with faults injected per `FaultPlan`. It is an asyncio (aiohttp) server: a
+thousand concurrent requests cost a thousand sleeping coroutines, not threads.
+
+Control endpoints: ``GET /stats`` (``?timestamps=1`` adds arrival times),
+``POST /stats/reset``, ``POST /config`` with ``{"latency": s | [min, max],
+"latency_range": [min, max], "faults": {FaultPlan fields}, "storm": {"kind", "seconds"}}``.
+
+Use in process with ``with FakeLLMServer(latency=0.1) as server: ... server.base_url``
+(a daemon thread runs the event loop), or out of process with `FakeLLMServer.spawn`
+(a `FakeLLMProcess`, which keeps the server's CPU out of the client's GIL), or from the
+command line::
+
+    python -m tinytroupe.testing.fake_llm --port 0 --latency 0.2 --p-429 0.1
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+import uuid
+from collections import Counter, deque
+from collections.abc import Callable
+from typing import IO, Any
+
+from aiohttp import web
+
+from tinytroupe.clients.offline import OfflineModel, agent_name
+from tinytroupe.testing.faults import KINDS, FaultPlan, FaultPolicy, Latency, Range, as_range
+
+Responder = Callable[[list[dict[str, Any]]], str]
+OUTCOMES: tuple[str, ...] = ("ok", *KINDS, "bad_request", "error")
+COMPLETION_PATHS = (
+    "/v1/chat/completions",
+    "/chat/completions",
+    "/openai/deployments/{deployment}/chat/completions",
+)
+
+
+def _tokens(chars: int) -> int:
+    return math.ceil(chars / 4)
+
+
+def _error(status: int, message: str, kind: str, headers: dict[str, str] | None = None
+           ) -> web.Response:
+    body = {"error": {"message": message, "type": kind, "code": kind}}
+    return web.json_response(body, status=status, headers=headers)
+
+
+class RequestStats:
+    """Counters of the requests a server received. Thread-safe; `snapshot` is the /stats JSON."""
+
+    def __init__(self, max_timestamps: int = 100_000) -> None:
+        self._lock = threading.Lock()
+        self._timestamps: deque[float] = deque(maxlen=max_timestamps)
+        self._in_flight = 0
+        self.reset()
+
+    def reset(self) -> None:
+        """Zero every counter. Requests still in flight stay counted as in flight, and
+        max in-flight restarts from that number (0 when the server is idle)."""
+        with self._lock:
+            self._total = 0
+            self._max_in_flight = self._in_flight
+            self._outcomes = Counter({outcome: 0 for outcome in OUTCOMES})
+            self._agents: Counter[str] = Counter()
+            self._timestamps.clear()
+
+    def enter(self) -> None:
+        """A request arrived."""
+        with self._lock:
+            self._total += 1
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+            self._timestamps.append(time.time())
+
+    def leave(self) -> None:
+        """A request was answered (or abandoned)."""
+        with self._lock:
+            self._in_flight -= 1
+
+    def count(self, outcome: str, agent: str | None = None) -> None:
+        """Record how a request was answered, and for which agent."""
+        with self._lock:
+            self._outcomes[outcome] += 1
+            if agent:
+                self._agents[agent] += 1
+
+    def snapshot(self, timestamps: bool = False) -> dict[str, Any]:
+        """A JSON-serialisable copy of the counters."""
+        with self._lock:
+            data: dict[str, Any] = {
+                "total_requests": self._total,
+                "in_flight": self._in_flight,
+                "max_in_flight": self._max_in_flight,
+                "outcomes": dict(self._outcomes),
+                "per_agent": dict(self._agents),
+            }
+            if timestamps:
+                data["timestamps"] = list(self._timestamps)
+            return data
+
+
+class FakeLLMApp:
+    """The server's state and handlers; runs in one event loop (`serve`)."""
+
+    def __init__(self, latency: float | Range = 0.0, faults: FaultPlan | None = None,
+                 responder: Responder | None = None, seed: int = 0) -> None:
+        self.responder: Responder = responder or OfflineModel().complete
+        self.policy = FaultPolicy(faults)
+        self.latency = Latency(latency, seed)
+        self.seed = seed
+        self.stats = RequestStats()
+        self._stopping: asyncio.Event | None = None
+
+    def configure(self, latency: float | Range | None = None,
+                  faults: FaultPlan | None = None) -> None:
+        """Change latency and/or the fault plan (None leaves it as is). Thread-safe."""
+        if latency is not None:
+            self.latency = Latency(latency, self.seed)
+        if faults is not None:
+            self.policy.set_plan(faults)
+
+    def fail_all_until(self, seconds: float | None = None, kind: str = "429",
+                       deadline: float | None = None) -> float:
+        """Every request gets `kind` for `seconds` (or until monotonic `deadline`); the deadline."""
+        if deadline is None:
+            deadline = time.monotonic() + (seconds or 0.0)
+        self.policy.fail_all_until(deadline, kind)
+        return deadline
+
+    def make_app(self) -> web.Application:
+        """The aiohttp application with every route."""
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        for path in COMPLETION_PATHS:
+            app.router.add_post(path, self._completions)
+        app.router.add_get("/stats", self._get_stats)
+        app.router.add_post("/stats/reset", self._reset_stats)
+        app.router.add_post("/config", self._config)
+        return app
+
+    async def serve(self, host: str, port: int, on_ready: Callable[[int], None],
+                    stop: asyncio.Event) -> None:
+        """Listen on host:port, call ``on_ready(port)`` once accepting, serve until `stop`.
+
+        On stop, hung requests are released (answered 503) before the runner shuts down.
+        """
+        self._stopping = stop
+        runner = web.AppRunner(self.make_app(), access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, host, port, backlog=2048, reuse_address=True)
+            await site.start()
+            on_ready(runner.addresses[0][1])
+            await stop.wait()
+            await asyncio.sleep(0)  # let released handlers answer first
+        finally:
+            await runner.cleanup()
+
+    # --- handlers -----------------------------------------------------------------------
+
+    async def _completions(self, request: web.Request) -> web.StreamResponse:
+        self.stats.enter()
+        try:
+            return await self._answer(request)
+        finally:
+            self.stats.leave()
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = json.loads(await request.read())
+            messages = body["messages"]
+            if not isinstance(messages, list):
+                raise TypeError("messages is not a list")
+        except (ValueError, KeyError, TypeError) as exc:
+            self.stats.count("bad_request")
+            return _error(400, f"invalid chat-completions request: {exc!r}", "invalid_request")
+        user = body.get("user") if isinstance(body.get("user"), str) else None
+        names = [n for n in (agent_name(messages), user) if n]
+        agent = names[0] if names else None
+        kind = self.policy.choose(names)
+        if kind == "hang":
+            self.stats.count("hang", agent)
+            return await self._hang()
+        await asyncio.sleep(self.latency.draw())
+        if kind in ("429", "500"):
+            self.stats.count(kind, agent)
+            return self._http_fault(kind)
+        try:
+            content = self.responder(messages)
+        except Exception as exc:  # a broken responder is the test's bug: say so
+            self.stats.count("error", agent)
+            return _error(500, f"responder failed: {exc!r}", "responder_error")
+        self.stats.count(kind or "ok", agent)
+        if kind == "malformed":
+            content = _truncate_json(content)
+        payload = json.dumps(_completion(body, messages, content)).encode()
+        if kind == "bad_body":
+            return web.Response(body=payload[: len(payload) // 2], content_type="application/json")
+        if kind == "slow_drip":
+            return await self._drip(request, payload, self.policy.plan.drip_seconds)
+        return web.Response(body=payload, content_type="application/json")
+
+    def _http_fault(self, kind: str) -> web.Response:
+        if kind == "500":
+            return _error(500, "injected internal server error", "server_error")
+        seconds = round(self.policy.retry_after(), 3)
+        text = str(int(seconds)) if seconds == int(seconds) else str(seconds)
+        return _error(429, "injected rate limit", "rate_limit_exceeded", {"Retry-After": text})
+
+    async def _hang(self) -> web.Response:
+        assert self._stopping is not None
+        await self._stopping.wait()
+        return _error(503, "server stopped while the request hung", "server_stopping")
+
+    async def _drip(self, request: web.Request, payload: bytes, seconds: float
+                    ) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.content_length = len(payload)
+        await response.prepare(request)
+        size = max(1, math.ceil(len(payload) / 20))
+        chunks = [payload[start : start + size] for start in range(0, len(payload), size)]
+        try:
+            for chunk in chunks:
+                await self._pause(seconds / len(chunks))
+                await response.write(chunk)
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the client gave up
+        return response
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep `seconds`, or less if the server is stopping."""
+        assert self._stopping is not None
+        if not self._stopping.is_set():
+            try:
+                await asyncio.wait_for(self._stopping.wait(), seconds)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _get_stats(self, request: web.Request) -> web.Response:
+        wanted = request.query.get("timestamps", "") not in ("", "0", "false")
+        return web.json_response(self.stats.snapshot(timestamps=wanted))
+
+    async def _reset_stats(self, request: web.Request) -> web.Response:
+        self.stats.reset()
+        return web.json_response(self.stats.snapshot())
+
+    async def _config(self, request: web.Request) -> web.Response:
+        try:
+            self.apply_config(json.loads(await request.read() or b"{}"))
+        except (ValueError, TypeError, KeyError) as exc:
+            return _error(400, f"bad /config: {exc}", "invalid_request")
+        return web.json_response(self.config())
+
+    def apply_config(self, data: dict[str, Any]) -> None:
+        """Apply a /config document (see the module docstring); raises ValueError if bad."""
+        latency = data.get("latency_range", data.get("latency"))
+        faults = data.get("faults")
+        self.configure(latency=latency,
+                       faults=FaultPlan.from_dict(faults) if faults is not None else None)
+        if data.get("storm"):
+            self.fail_all_until(float(data["storm"]["seconds"]), data["storm"].get("kind", "429"))
+
+    def config(self) -> dict[str, Any]:
+        """The configuration in force, as JSON."""
+        return {"latency": list(self.latency.range), "faults": self.policy.plan.to_dict()}
+
+
+def _truncate_json(content: str) -> str:
+    """`content` cut in half, so that it is no longer valid JSON."""
+    cut = content[: len(content) // 2]
+    try:
+        json.loads(cut)
+    except ValueError:
+        return cut
+    return '{"actions": ['
+
+
+def _completion(request: dict[str, Any], messages: list[dict[str, Any]], content: str
+                ) -> dict[str, Any]:
+    """An OpenAI ``chat.completion`` object answering `request` with `content`."""
+    prompt = _tokens(sum(len(str(m.get("content", ""))) for m in messages if isinstance(m, dict)))
+    completion = _tokens(len(content))
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": request.get("model", "fake-llm"),
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                     "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                  "total_tokens": prompt + completion},
+    }
+
+
+class FakeLLMServer:
+    """The fake server, in process: a daemon thread runs its event loop.
+
+    ``with FakeLLMServer(latency=0.1, faults=FaultPlan(...)) as server:`` starts it on a
+    free port (unless `port` is given) and `base_url` is ``http://127.0.0.1:PORT/v1``.
+    `start` returns once the server accepts connections; `stop` (idempotent) releases
+    hung requests and joins the thread. `stats`, `reset_stats`, `configure` and
+    `fail_all_until` may be called from any thread. A server is started once.
+    """
+
+    def __init__(self, latency: float | Range = 0.0, faults: FaultPlan | None = None,
+                 responder: Responder | None = None, *, host: str = "127.0.0.1",
+                 port: int = 0, seed: int = 0) -> None:
+        self.host = host
+        self.port = port
+        self.app = FakeLLMApp(latency, faults, responder, seed)
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_event: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._failure: BaseException | None = None
+
+    @property
+    def url(self) -> str:
+        """The server's root URL (``http://127.0.0.1:PORT``)."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI base URL (``http://127.0.0.1:PORT/v1``)."""
+        return f"{self.url}/v1"
+
+    def start(self, timeout: float = 10.0) -> FakeLLMServer:
+        """Start serving; return once connections are accepted. Raises RuntimeError if not."""
+        if self._thread is not None:
+            return self
+        self._thread = threading.Thread(target=self._run, name="fake-llm-server", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            self.stop()
+            raise RuntimeError(f"fake LLM server did not start within {timeout} s")
+        if self._failure is not None:
+            raise RuntimeError(f"fake LLM server failed to start: {self._failure!r}")
+        return self
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # reported to start(); a daemon thread must not raise
+            self._failure = exc
+        finally:
+            self._ready.set()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop_event = asyncio.Event()
+        await self.app.serve(self.host, self.port, self._on_ready, self._stop_event)
+
+    def _on_ready(self, port: int) -> None:
+        self.port = port
+        self._ready.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop serving (hung requests are answered 503) and join the thread (≤ `timeout`)."""
+        thread, loop, event = self._thread, self._loop, self._stop_event
+        if thread is None or not thread.is_alive():
+            return
+        if loop is not None and event is not None:
+            try:
+                loop.call_soon_threadsafe(event.set)
+            except RuntimeError:
+                pass  # the loop has already closed
+        thread.join(timeout)
+
+    def stats(self, timestamps: bool = False) -> dict[str, Any]:
+        """The same document as ``GET /stats`` (with ``?timestamps=1`` if `timestamps`)."""
+        return self.app.stats.snapshot(timestamps)
+
+    def reset_stats(self) -> None:
+        """Zero the counters, like ``POST /stats/reset``."""
+        self.app.stats.reset()
+
+    def configure(self, latency: float | Range | None = None,
+                  faults: FaultPlan | None = None) -> None:
+        """Change latency and/or the fault plan at run time (None leaves it unchanged)."""
+        self.app.configure(latency, faults)
+
+    def fail_all_until(self, seconds: float | None = None, kind: str = "429",
+                       deadline: float | None = None) -> float:
+        """All requests get `kind` for `seconds` (or until monotonic `deadline`).
+
+        Returns the ``time.monotonic()`` deadline.
+        """
+        return self.app.fail_all_until(seconds, kind, deadline)
+
+    @staticmethod
+    def spawn(latency: float | Range = 0.0, faults: FaultPlan | None = None, *,
+              host: str = "127.0.0.1", port: int = 0, seed: int = 0,
+              startup_timeout: float = 20.0) -> FakeLLMProcess:
+        """Run the server in a child Python process and return it once it accepts requests."""
+        return FakeLLMProcess(latency, faults, host=host, port=port, seed=seed,
+                              startup_timeout=startup_timeout).start()
+
+    def __enter__(self) -> FakeLLMServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class FakeLLMProcess:
+    """The fake server in a child process (``python -m tinytroupe.testing.fake_llm``).
+
+    Its CPU stays out of the parent's GIL, which matters for client benchmarks. `start`
+    reads the port from the child's first stdout line; `stats`, `reset_stats`,
+    `configure` and `fail_all_until` go over HTTP; `stop` terminates the child (SIGTERM,
+    then kill after `timeout`) and waits for it.
+    """
+
+    def __init__(self, latency: float | Range = 0.0, faults: FaultPlan | None = None, *,
+                 host: str = "127.0.0.1", port: int = 0, seed: int = 0,
+                 startup_timeout: float = 20.0) -> None:
+        low, high = as_range(latency, "latency")
+        self.host, self.port = host, port
+        self.args = [sys.executable, "-m", "tinytroupe.testing.fake_llm", "--host", host,
+                     "--port", str(port), "--latency", str(low), "--latency-max", str(high),
+                     "--seed", str(seed)]
+        if faults is not None:
+            self.args += ["--faults", json.dumps(faults.to_dict())]
+        self.startup_timeout = startup_timeout
+        self.process: subprocess.Popen[str] | None = None
+
+    url = FakeLLMServer.url
+    base_url = FakeLLMServer.base_url
+
+    def start(self) -> FakeLLMProcess:
+        """Start the child; return once it serves. Raises RuntimeError if it does not."""
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        self.process = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.PIPE, text=True, env=env)
+        line = _read_line(self.process.stdout, self.startup_timeout)
+        try:
+            self.port = int(json.loads(line)["port"])
+        except (ValueError, KeyError, TypeError):
+            self.stop()
+            raise RuntimeError(f"fake LLM server process did not report its port within "
+                               f"{self.startup_timeout} s (exit code "
+                               f"{self.process.returncode}, first line {line!r})") from None
+        return self
+
+    def _call(self, method: str, path: str, data: dict[str, Any] | None = None
+              ) -> dict[str, Any]:
+        body = json.dumps(data).encode() if data is not None else None
+        request = urllib.request.Request(f"{self.url}{path}", data=body, method=method,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def stats(self, timestamps: bool = False) -> dict[str, Any]:
+        """``GET /stats`` (with ``?timestamps=1`` if `timestamps`)."""
+        return self._call("GET", "/stats?timestamps=1" if timestamps else "/stats")
+
+    def reset_stats(self) -> None:
+        """``POST /stats/reset``."""
+        self._call("POST", "/stats/reset", {})
+
+    def configure(self, latency: float | Range | None = None,
+                  faults: FaultPlan | None = None) -> dict[str, Any]:
+        """``POST /config``; returns the configuration now in force."""
+        data: dict[str, Any] = {}
+        if latency is not None:
+            data["latency"] = list(as_range(latency, "latency"))
+        if faults is not None:
+            data["faults"] = faults.to_dict()
+        return self._call("POST", "/config", data)
+
+    def fail_all_until(self, seconds: float, kind: str = "429") -> None:
+        """All requests get `kind` for the next `seconds`."""
+        self._call("POST", "/config", {"storm": {"kind": kind, "seconds": seconds}})
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Terminate the child and wait for it (kill if it outlives `timeout`). Idempotent."""
+        process = self.process
+        if process is None:
+            return
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+    def __enter__(self) -> FakeLLMProcess:
+        return self if self.process is not None else self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def _read_line(stream: IO[str] | None, timeout: float) -> str:
+    """The first line of `stream`, or "" if none comes within `timeout` seconds."""
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.append(stream.readline() if stream else ""),
+                              daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return lines[0] if lines else ""
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tinytroupe.testing.fake_llm",
+                                     description="Fake OpenAI-compatible chat-completions server.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds (or the minimum)")
+    parser.add_argument("--latency-max", type=float, help="uniform latency up to this")
+    for kind in KINDS:
+        parser.add_argument(f"--p-{kind.replace('_', '-')}", type=float, default=0.0,
+                            dest=f"p_{kind}", help=f"probability of a {kind} fault")
+    parser.add_argument("--retry-after", default="1", help="429 Retry-After seconds: A or A,B")
+    parser.add_argument("--drip-seconds", type=float, default=2.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--faults", help="a whole FaultPlan as JSON (overrides --p-*)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: print ``{"port": N}`` on stdout, then serve until SIGTERM or SIGINT."""
+    args = _parse_args(argv)
+    if args.faults:
+        plan = FaultPlan.from_dict(json.loads(args.faults))
+    else:
+        retry = [float(x) for x in args.retry_after.split(",")]
+        plan = FaultPlan(probabilities={k: getattr(args, f"p_{k}") for k in KINDS
+                                        if getattr(args, f"p_{k}") > 0},
+                         retry_after=retry[0] if len(retry) == 1 else (retry[0], retry[1]),
+                         drip_seconds=args.drip_seconds, seed=args.seed)
+    latency = (args.latency, args.latency_max if args.latency_max is not None else args.latency)
+    app = FakeLLMApp(latency, plan, seed=args.seed)
+    asyncio.run(_serve_until_signal(app, args.host, args.port))
+    return 0
+
+
+async def _serve_until_signal(app: FakeLLMApp, host: str, port: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except NotImplementedError:  # Windows
+            signal.signal(sig, lambda *_: loop.call_soon_threadsafe(stop.set))
+
+    def ready(port: int) -> None:
+        print(json.dumps({"port": port}), flush=True)
+
+    await app.serve(host, port, ready, stop)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
