@@ -252,6 +252,15 @@ class ConfigManager:
             self._sections = sections
             self._values = values
 
+    def use_sources(self, user_path: Path | None = None,
+                    environ: Mapping[str, str] | None = None) -> None:
+        """Read from these sources from now on (None = the defaults), then `reset()`.
+
+        Test suites use it to make the process-wide manager hermetic.
+        """
+        self._user_path, self._environ = user_path, environ
+        self.reset()
+
     def section_of(self, name: str) -> str | None:
         """Return the ini section of ``name`` (case-insensitive), or None if unknown."""
         return self._sections.get(name.upper())

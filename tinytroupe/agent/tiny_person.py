@@ -245,7 +245,8 @@ class TinyPerson:
                 return parse_actions(completion.content)
             except ActionParseError as exc:
                 error = exc
-                logger.info("%s: malformed LLM answer (attempt %d): %s", self.name, attempt + 1, exc)
+                logger.info("%s: malformed LLM answer (attempt %d): %s",
+                            self.name, attempt + 1, exc)
                 messages = [*messages, {"role": "assistant", "content": completion.content},
                             {"role": "user", "content": f"Your answer was invalid: {exc}. "
                                                         "Answer again with valid JSON only."}]

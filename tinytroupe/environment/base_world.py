@@ -306,6 +306,6 @@ class BaseWorld:
         agents = [TinyPerson.all_agents.get(s["name"]) or TinyPerson(s["name"])
                   for s in state["agents"]]
         self.add_agents(agents)
-        for agent, agent_state in zip(agents, state["agents"]):
+        for agent, agent_state in zip(agents, state["agents"], strict=True):
             agent.decode_complete_state(agent_state)
         return self

@@ -11,6 +11,7 @@ tinytroupe.testing.fake_llm`` does not import its own module twice.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from tinytroupe.testing.faults import KINDS, FaultPlan
@@ -18,9 +19,15 @@ from tinytroupe.testing.faults import KINDS, FaultPlan
 __all__ = ["KINDS", "FakeLLMProcess", "FakeLLMServer", "FaultPlan"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in ("FakeLLMServer", "FakeLLMProcess"):
-        from tinytroupe.testing import fake_llm
+#: Lazily imported names, and the module each lives in.
+_LAZY = {
+    "FakeLLMServer": "tinytroupe.testing.fake_llm",
+    "FakeLLMProcess": "tinytroupe.testing.process",
+}
 
-        return getattr(fake_llm, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

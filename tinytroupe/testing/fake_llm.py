@@ -12,8 +12,8 @@ Control endpoints: ``GET /stats`` (``?timestamps=1`` adds arrival times),
 
 Use in process with ``with FakeLLMServer(latency=0.1) as server: ... server.base_url``
 (a daemon thread runs the event loop), or out of process with `FakeLLMServer.spawn`
-(a `FakeLLMProcess`, which keeps the server's CPU out of the client's GIL), or from the
-command line::
+(a `tinytroupe.testing.process.FakeLLMProcess`, which keeps the server's CPU out of the
+client's GIL), or from the command line::
 
     python -m tinytroupe.testing.fake_llm --port 0 --latency 0.2 --p-429 0.1
 """
@@ -24,25 +24,26 @@ import argparse
 import asyncio
 import json
 import math
-import os
 import signal
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
-from collections import Counter, deque
 from collections.abc import Callable
-from typing import IO, Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from tinytroupe.clients.offline import OfflineModel, agent_name
-from tinytroupe.testing.faults import KINDS, FaultPlan, FaultPolicy, Latency, Range, as_range
+from tinytroupe.testing.faults import KINDS, FaultPlan, FaultPolicy, Latency, Range
+from tinytroupe.testing.stats import OUTCOMES, RequestStats
+
+if TYPE_CHECKING:  # process.py is imported on first use (see FakeLLMServer.spawn)
+    from tinytroupe.testing.process import FakeLLMProcess
+
+__all__ = ["OUTCOMES", "FakeLLMApp", "FakeLLMServer", "RequestStats", "Responder", "main"]
 
 Responder = Callable[[list[dict[str, Any]]], str]
-OUTCOMES: tuple[str, ...] = ("ok", *KINDS, "bad_request", "error")
 COMPLETION_PATHS = (
     "/v1/chat/completions",
     "/chat/completions",
@@ -58,60 +59,6 @@ def _error(status: int, message: str, kind: str, headers: dict[str, str] | None 
            ) -> web.Response:
     body = {"error": {"message": message, "type": kind, "code": kind}}
     return web.json_response(body, status=status, headers=headers)
-
-
-class RequestStats:
-    """Counters of the requests a server received. Thread-safe; `snapshot` is the /stats JSON."""
-
-    def __init__(self, max_timestamps: int = 100_000) -> None:
-        self._lock = threading.Lock()
-        self._timestamps: deque[float] = deque(maxlen=max_timestamps)
-        self._in_flight = 0
-        self.reset()
-
-    def reset(self) -> None:
-        """Zero every counter. Requests still in flight stay counted as in flight, and
-        max in-flight restarts from that number (0 when the server is idle)."""
-        with self._lock:
-            self._total = 0
-            self._max_in_flight = self._in_flight
-            self._outcomes = Counter({outcome: 0 for outcome in OUTCOMES})
-            self._agents: Counter[str] = Counter()
-            self._timestamps.clear()
-
-    def enter(self) -> None:
-        """A request arrived."""
-        with self._lock:
-            self._total += 1
-            self._in_flight += 1
-            self._max_in_flight = max(self._max_in_flight, self._in_flight)
-            self._timestamps.append(time.time())
-
-    def leave(self) -> None:
-        """A request was answered (or abandoned)."""
-        with self._lock:
-            self._in_flight -= 1
-
-    def count(self, outcome: str, agent: str | None = None) -> None:
-        """Record how a request was answered, and for which agent."""
-        with self._lock:
-            self._outcomes[outcome] += 1
-            if agent:
-                self._agents[agent] += 1
-
-    def snapshot(self, timestamps: bool = False) -> dict[str, Any]:
-        """A JSON-serialisable copy of the counters."""
-        with self._lock:
-            data: dict[str, Any] = {
-                "total_requests": self._total,
-                "in_flight": self._in_flight,
-                "max_in_flight": self._max_in_flight,
-                "outcomes": dict(self._outcomes),
-                "per_agent": dict(self._agents),
-            }
-            if timestamps:
-                data["timestamps"] = list(self._timestamps)
-            return data
 
 
 class FakeLLMApp:
@@ -407,6 +354,8 @@ class FakeLLMServer:
               host: str = "127.0.0.1", port: int = 0, seed: int = 0,
               startup_timeout: float = 20.0) -> FakeLLMProcess:
         """Run the server in a child Python process and return it once it accepts requests."""
+        from tinytroupe.testing.process import FakeLLMProcess
+
         return FakeLLMProcess(latency, faults, host=host, port=port, seed=seed,
                               startup_timeout=startup_timeout).start()
 
@@ -415,110 +364,6 @@ class FakeLLMServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
-class FakeLLMProcess:
-    """The fake server in a child process (``python -m tinytroupe.testing.fake_llm``).
-
-    Its CPU stays out of the parent's GIL, which matters for client benchmarks. `start`
-    reads the port from the child's first stdout line; `stats`, `reset_stats`,
-    `configure` and `fail_all_until` go over HTTP; `stop` terminates the child (SIGTERM,
-    then kill after `timeout`) and waits for it.
-    """
-
-    def __init__(self, latency: float | Range = 0.0, faults: FaultPlan | None = None, *,
-                 host: str = "127.0.0.1", port: int = 0, seed: int = 0,
-                 startup_timeout: float = 20.0) -> None:
-        low, high = as_range(latency, "latency")
-        self.host, self.port = host, port
-        self.args = [sys.executable, "-m", "tinytroupe.testing.fake_llm", "--host", host,
-                     "--port", str(port), "--latency", str(low), "--latency-max", str(high),
-                     "--seed", str(seed)]
-        if faults is not None:
-            self.args += ["--faults", json.dumps(faults.to_dict())]
-        self.startup_timeout = startup_timeout
-        self.process: subprocess.Popen[str] | None = None
-
-    url = FakeLLMServer.url
-    base_url = FakeLLMServer.base_url
-
-    def start(self) -> FakeLLMProcess:
-        """Start the child; return once it serves. Raises RuntimeError if it does not."""
-        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        self.process = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.PIPE, text=True, env=env)
-        line = _read_line(self.process.stdout, self.startup_timeout)
-        try:
-            self.port = int(json.loads(line)["port"])
-        except (ValueError, KeyError, TypeError):
-            self.stop()
-            raise RuntimeError(f"fake LLM server process did not report its port within "
-                               f"{self.startup_timeout} s (exit code "
-                               f"{self.process.returncode}, first line {line!r})") from None
-        return self
-
-    def _call(self, method: str, path: str, data: dict[str, Any] | None = None
-              ) -> dict[str, Any]:
-        body = json.dumps(data).encode() if data is not None else None
-        request = urllib.request.Request(f"{self.url}{path}", data=body, method=method,
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read())
-
-    def stats(self, timestamps: bool = False) -> dict[str, Any]:
-        """``GET /stats`` (with ``?timestamps=1`` if `timestamps`)."""
-        return self._call("GET", "/stats?timestamps=1" if timestamps else "/stats")
-
-    def reset_stats(self) -> None:
-        """``POST /stats/reset``."""
-        self._call("POST", "/stats/reset", {})
-
-    def configure(self, latency: float | Range | None = None,
-                  faults: FaultPlan | None = None) -> dict[str, Any]:
-        """``POST /config``; returns the configuration now in force."""
-        data: dict[str, Any] = {}
-        if latency is not None:
-            data["latency"] = list(as_range(latency, "latency"))
-        if faults is not None:
-            data["faults"] = faults.to_dict()
-        return self._call("POST", "/config", data)
-
-    def fail_all_until(self, seconds: float, kind: str = "429") -> None:
-        """All requests get `kind` for the next `seconds`."""
-        self._call("POST", "/config", {"storm": {"kind": kind, "seconds": seconds}})
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Terminate the child and wait for it (kill if it outlives `timeout`). Idempotent."""
-        process = self.process
-        if process is None:
-            return
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
-
-    def __enter__(self) -> FakeLLMProcess:
-        return self if self.process is not None else self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-
-def _read_line(stream: IO[str] | None, timeout: float) -> str:
-    """The first line of `stream`, or "" if none comes within `timeout` seconds."""
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.append(stream.readline() if stream else ""),
-                              daemon=True)
-    reader.start()
-    reader.join(timeout)
-    return lines[0] if lines else ""
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -1,0 +1,417 @@
+"""The parallel step contract (DESIGN.md, "The parallel step"), with scripted agents.
+
+Scripted agents replace `act()` so that each test controls exactly when an agent
+finishes, blocks or fails; waits use events and barriers, never sleep-and-hope.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tinytroupe import config_manager
+from tinytroupe.agent import TinyPerson
+from tinytroupe.environment import ParallelStepError, TinyWorld
+from tinytroupe.environment.metrics import ParallelMetrics, StepRecord
+
+METRIC_KEYS = {"total_parallel_steps", "total_sequential_steps", "avg_parallel_speedup",
+               "parallel_errors", "parallel_timeouts"}
+
+
+class ScriptedPerson(TinyPerson):
+    """An agent whose turn runs `behaviour(agent)` then TALKs to `target` (if any)."""
+
+    def __init__(self, name: str, target: str = "", behaviour: Callable | None = None):
+        super().__init__(name)
+        self.target = target
+        self.behaviour = behaviour
+        self.turns = 0
+        self.finished = threading.Event()
+
+    def act(self, until_done: bool = True, n: int | None = None, return_actions: bool = False,
+            **_: object) -> list[dict] | None:
+        with self._acting:
+            self.finished.clear()
+            try:
+                self.turns += 1
+                if self.behaviour is not None:
+                    self.behaviour(self)
+                actions = [{"type": "THINK", "content": f"{self.name} thinks", "target": ""}]
+                if self.target:
+                    actions.append({"type": "TALK", "target": self.target,
+                                    "content": f"{self.name} turn {self.turns}"})
+                actions.append({"type": "DONE", "content": "", "target": ""})
+                self._commit(actions, {})
+                return actions if return_actions else None
+            finally:
+                self.finished.set()
+
+
+def ring(n: int, behaviour: Callable | None = None, prefix: str = "A") -> list[ScriptedPerson]:
+    """`n` agents, each talking to the next one around a ring."""
+    return [ScriptedPerson(f"{prefix}{i}", f"{prefix}{(i + 1) % n}", behaviour) for i in range(n)]
+
+
+def heard(agent: TinyPerson) -> list[str]:
+    """What `agent` heard (CONVERSATION contents), in order."""
+    return [s["content"] for e in agent.episodic_memory.retrieve_all() if e["role"] == "user"
+            for s in e["content"]["stimuli"] if s["type"] == "CONVERSATION"]
+
+
+@pytest.fixture
+def release() -> Callable:
+    """An event that blocked agents wait on; always set at teardown (no stray hangs)."""
+    gate = threading.Event()
+    yield gate
+    gate.set()
+
+
+# --- basics ---------------------------------------------------------------------------
+
+def test_parallel_and_sequential_both_return_actions_for_every_agent() -> None:
+    agents = ring(4)
+    with TinyWorld("basic", agents) as world:
+        parallel = world._step_in_parallel()
+        sequential = world._step_sequentially()
+    for result in (parallel, sequential):
+        assert set(result) == {a.name for a in agents}
+        assert all(any(a["type"] == "TALK" for a in acts) for acts in result.values())
+
+
+def test_run_with_real_offline_agents_in_parallel_delivers_conversation() -> None:
+    agents = [TinyPerson(f"P{i}") for i in range(5)]
+    with TinyWorld("offline", agents) as world:
+        world.make_everyone_accessible()
+        world.broadcast("What do you think of the new product?")
+        results = world.run(3, parallelize=True, return_actions=True)
+    assert len(results) == 3 and all(set(r) == {a.name for a in agents} for r in results)
+    assert any(e["type"] == "TALK" for e in world.transcript)
+
+
+def test_metrics_are_collected_and_json_serialisable() -> None:
+    with TinyWorld("metrics", ring(3)) as world:
+        world.run(3, parallelize=True)
+        metrics = world.get_parallel_metrics()
+    assert METRIC_KEYS <= set(metrics)
+    assert metrics["total_parallel_steps"] == 3
+    assert metrics["total_sequential_steps"] == 0
+    assert metrics["step_wall_seconds"]["count"] == 3
+    assert metrics["agent_turns_completed"] == 9
+    json.dumps(metrics)
+
+
+def test_sequential_and_parallel_steps_are_counted_separately() -> None:
+    with TinyWorld("separate", ring(2)) as world:
+        world.run(2, parallelize=True)
+        world.run(3, parallelize=False)
+        metrics = world.get_parallel_metrics()
+        world.reset_parallel_metrics()
+        assert world.get_parallel_metrics()["total_parallel_steps"] == 0
+    assert (metrics["total_parallel_steps"], metrics["total_sequential_steps"]) == (2, 3)
+
+
+@pytest.mark.parametrize("configured, expect_parallel", [(True, 1), (False, 0)])
+def test_parallel_agent_actions_is_the_default_of_run(configured: bool,
+                                                      expect_parallel: int) -> None:
+    config_manager.set("parallel_agent_actions", configured)
+    with TinyWorld("configured", ring(2)) as world:
+        world.run(1)
+        assert world.get_parallel_metrics()["total_parallel_steps"] == expect_parallel
+
+
+def test_state_is_preserved_over_multiple_parallel_steps() -> None:
+    agents = ring(3)
+    with TinyWorld("multi", agents, seed=1) as world:
+        world.run(4, parallelize=True)
+    assert [a.turns for a in agents] == [4, 4, 4]
+    # each agent heard its predecessor in every step, in order
+    assert heard(agents[1]) == [f"A0 turn {t}" for t in range(1, 5)]
+    assert world.steps_done == 4
+
+
+def test_no_agents_returns_empty_and_counts_the_step() -> None:
+    with TinyWorld("empty") as world:
+        assert world._step_in_parallel() == {}
+        assert world.get_parallel_metrics()["total_parallel_steps"] == 1
+
+
+def test_one_agent_works_like_many() -> None:
+    solo = ScriptedPerson("Solo")
+    with TinyWorld("solo", [solo]) as world:
+        result = world._step_in_parallel()
+    assert list(result) == ["Solo"] and result["Solo"][-1]["type"] == "DONE"
+
+
+# --- workers ----------------------------------------------------------------------------
+
+def test_max_workers_caps_acts_in_flight_and_the_pool_is_reused() -> None:
+    cap, lock, state = 3, threading.Lock(), {"now": 0, "max": 0, "threads": set()}
+    barrier = threading.Barrier(cap, timeout=10)
+
+    def behaviour(agent: TinyPerson) -> None:
+        with lock:
+            state["now"] += 1
+            state["max"] = max(state["max"], state["now"])
+            state["threads"].add(threading.current_thread().name)
+        barrier.wait()  # passes only when `cap` acts are in flight together
+        with lock:
+            state["now"] -= 1
+
+    config_manager.set("max_workers", cap)
+    with TinyWorld("capped", ring(12, behaviour)) as world:
+        world.run(3, parallelize=True)
+        assert world.get_parallel_metrics()["parallel_errors"] == 0
+    assert state["max"] == cap
+    assert len(state["threads"]) == cap  # 36 turns, 3 threads: kept, not rebuilt
+    assert all(name.startswith("capped-agent-") for name in state["threads"])
+
+
+def test_max_workers_all_runs_every_agent_at_once() -> None:
+    agents = 20
+    barrier = threading.Barrier(agents, timeout=10)
+    config_manager.set("max_workers", "ALL")
+    with TinyWorld("all", ring(agents, lambda _a: barrier.wait())) as world:
+        result = world._step_in_parallel()
+    assert len(result) == agents  # a smaller pool would have broken the barrier
+
+
+def test_new_max_workers_applies_to_the_next_step() -> None:
+    seen: set[str] = set()
+    config_manager.set("max_workers", 1)
+    with TinyWorld("resize", ring(4, lambda _a: seen.add(threading.current_thread().name))) as w:
+        w._step_in_parallel()
+        assert len(seen) == 1
+        barrier = threading.Barrier(4, timeout=10)
+        for agent in w.agents:
+            agent.behaviour = lambda _a: barrier.wait()
+        config_manager.set("max_workers", 4)
+        assert len(w._step_in_parallel()) == 4
+
+
+def test_close_releases_the_worker_threads() -> None:
+    world = TinyWorld("closing", ring(4))
+    world._step_in_parallel()
+    threads = world._parallel._pool.threads()
+    assert threads
+    world.close()
+    for thread in threads:
+        thread.join(timeout=5)
+    assert not any(t.is_alive() for t in threads)
+
+
+# --- timeout ----------------------------------------------------------------------------
+
+def test_timeout_bounds_the_step_discards_late_actions_and_the_agent_rejoins(release) -> None:
+    config_manager.set("parallel_execution_timeout", 0.5)
+    agents = ring(4)
+    agents[0].behaviour = lambda _a: release.wait()  # A0 hangs until released
+    with TinyWorld("timeouts", agents, seed=3) as world:
+        start = time.monotonic()
+        first = world._step_in_parallel()
+        elapsed = time.monotonic() - start
+        assert elapsed < 0.5 + 3.0  # bounded although A0 never returns
+        assert "A0" not in first and len(first) == 3
+        metrics = world.get_parallel_metrics()
+        assert metrics["parallel_timeouts"] == 1
+        assert world.get_agent_failures()[-1]["error_type"] == "StepTimeout"
+
+        second = world._step_in_parallel()  # A0 still busy: skipped, not stacked
+        assert "A0" not in second
+        assert world.get_parallel_metrics()["agents_skipped_busy"] == 1
+        assert agents[0].turns == 1
+
+        release.set()  # A0's late TALK must never reach A1
+        assert agents[0].finished.wait(5)
+        third = world._step_in_parallel()
+        assert "A0" in third  # rejoined once its thread ended
+        assert "A0 turn 1" not in heard(agents[1])
+        assert heard(agents[1]) == ["A0 turn 2"]
+
+
+def test_timeout_setting_applies_to_the_next_step(release) -> None:
+    agents = ring(2)
+    agents[1].behaviour = lambda _a: release.wait()
+    config_manager.set("parallel_execution_timeout", 0.2)
+    with TinyWorld("short", agents) as world:
+        start = time.monotonic()
+        world._step_in_parallel()
+        assert time.monotonic() - start < 0.2 + 3.0
+        assert world.get_parallel_metrics()["parallel_timeouts"] == 1
+
+
+# --- errors -----------------------------------------------------------------------------
+
+def _fail_after_buffering(agent: ScriptedPerson) -> None:
+    agent._commit([{"type": "TALK", "target": "A2", "content": "partial, never delivered"}], {})
+    raise RuntimeError("model exploded")
+
+
+def test_an_error_is_isolated_counted_recorded_and_partial_actions_dropped() -> None:
+    agents = ring(4)
+    agents[1].behaviour = _fail_after_buffering
+    with TinyWorld("errors", agents) as world:
+        result = world._step_in_parallel()
+        failures = world.get_agent_failures()
+        metrics = world.get_parallel_metrics()
+    assert set(result) == {"A0", "A2", "A3"}
+    assert heard(agents[1]) == ["A0 turn 1"]  # others' actions were delivered
+    assert "partial, never delivered" not in heard(agents[2])
+    assert metrics["parallel_errors"] == 1
+    assert failures == [{"step": 1, "agent": "A1", "error_type": "RuntimeError",
+                         "message": "model exploded"}]
+
+
+def test_raise_policy_delivers_the_others_then_raises_every_failure() -> None:
+    config_manager.set("on_agent_error", "raise")
+    agents = ring(4)
+    for agent in agents[:2]:
+        agent.behaviour = _fail_after_buffering
+    with TinyWorld("raising", agents) as world:
+        with pytest.raises(ParallelStepError) as caught:
+            world._step_in_parallel()
+        assert world.steps_done == 1
+    assert sorted(f.agent for f in caught.value.failures) == ["A0", "A1"]
+    assert heard(agents[3]) == ["A2 turn 1"]
+    assert "A0" in str(caught.value) and "model exploded" in str(caught.value)
+
+
+# --- metrics ----------------------------------------------------------------------------
+
+def test_speedup_is_measured_not_estimated() -> None:
+    config_manager.set("max_workers", 2)
+    with TinyWorld("speedup", ring(10, lambda _a: time.sleep(0.2))) as world:
+        world._step_in_parallel()
+        speedup = world.get_parallel_metrics()["avg_parallel_speedup"]
+    assert 1.2 < speedup <= 2.05  # two workers cannot do better than 2; the naive formula says 10
+
+
+def test_collect_parallel_metrics_false_skips_timing_but_counts_errors(release) -> None:
+    config_manager.set("collect_parallel_metrics", False)
+    config_manager.set("parallel_execution_timeout", 0.3)
+    agents = ring(3)
+    agents[0].behaviour = _fail_after_buffering
+    agents[1].behaviour = lambda _a: release.wait()
+    with TinyWorld("untimed", agents) as world:
+        world._step_in_parallel()
+        metrics = world.get_parallel_metrics()
+    assert metrics["parallel_errors"] == 1 and metrics["parallel_timeouts"] == 1
+    assert metrics["step_wall_seconds"]["count"] == 0
+    assert metrics["avg_parallel_speedup"] == 0.0
+
+
+def test_metrics_readers_never_see_a_torn_update() -> None:
+    metrics = ParallelMetrics()
+    record = StepRecord(wall_seconds=0.1, agent_seconds=0.4, agents_completed=4, errors=1,
+                        timeouts=2, skipped_busy=0)
+    torn: list[dict] = []
+
+    def writer() -> None:
+        for _ in range(500):
+            metrics.record_parallel_step(record)
+
+    def reader() -> None:
+        for _ in range(500):
+            snap = metrics.snapshot()
+            steps = snap["total_parallel_steps"]
+            if (snap["agent_turns_completed"], snap["parallel_errors"],
+                    snap["parallel_timeouts"]) != (4 * steps, steps, 2 * steps):
+                torn.append(snap)
+
+    threads = [threading.Thread(target=f) for f in (writer, reader) * 8]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not torn
+    final = metrics.snapshot()
+    assert final["total_parallel_steps"] == 8 * 500
+    assert final["avg_parallel_speedup"] == pytest.approx(4.0)
+
+
+# --- determinism ------------------------------------------------------------------------
+
+def test_same_answers_with_random_delays_give_identical_transcripts() -> None:
+    def jitter(_agent: TinyPerson) -> None:
+        time.sleep(random.uniform(0, 0.01))  # shuffles completion order; not a wait
+
+    transcripts = []
+    for run in range(5):
+        with TinyWorld(f"det{run}", ring(8, jitter, prefix=f"R{run}-"), seed=7) as world:
+            world.run(3, parallelize=True)
+        transcripts.append([(e["step"], e["source"].split("-")[1], e["target"].split("-")[1],
+                             e["content"].split("-")[1]) for e in world.transcript])
+        from tinytroupe import control
+        control.reset()
+    assert all(t == transcripts[0] for t in transcripts[1:])
+    assert len(transcripts[0]) == 8 * 3
+
+
+# --- process-level behaviour (subprocesses) ---------------------------------------------
+
+_HUNG_SCRIPT = textwrap.dedent("""
+    import threading, time, json, os, signal, sys
+    from tinytroupe import config_manager
+    from tinytroupe.agent import TinyPerson
+    from tinytroupe.environment import TinyWorld
+    config_manager.set("api_type", "offline")
+    TinyPerson.communication_display = TinyWorld.communication_display = False
+    started = threading.Event()
+
+    class Hung(TinyPerson):
+        def act(self, **kwargs):
+            started.set()
+            threading.Event().wait()  # never returns
+
+    agents = [Hung(f"H{i}") for i in range(3)] + [TinyPerson("Free")]
+    world = TinyWorld("w", agents)
+    MODE = sys.argv[1]
+    if MODE == "timeout":
+        config_manager.set("parallel_execution_timeout", 0.5)
+        world.run(2, parallelize=True)
+        print(json.dumps(world.get_parallel_metrics()))
+    else:
+        def interrupt():
+            started.wait()
+            global sent
+            sent = time.monotonic()
+            os.kill(os.getpid(), signal.SIGINT)
+        threading.Thread(target=interrupt, daemon=True).start()
+        try:
+            world.run(1, parallelize=True)
+        except KeyboardInterrupt:
+            print(json.dumps({"latency": time.monotonic() - sent, "steps": world.steps_done,
+                              "transcript": len(world.transcript),
+                              "free_buffer": len(agents[-1]._actions_buffer)}))
+""")
+
+
+def _run_script(tmp_path, mode: str) -> tuple[dict, float]:
+    script = tmp_path / "hung.py"
+    script.write_text(_HUNG_SCRIPT)
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, str(script), mode], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=45)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1]), time.monotonic() - start
+
+
+def test_a_script_with_a_forever_hung_agent_exits_promptly(tmp_path) -> None:
+    metrics, _elapsed = _run_script(tmp_path, "timeout")
+    # the subprocess timeout (45 s) is the bound: a joined hung thread would never exit
+    assert metrics["parallel_timeouts"] == 3
+    assert metrics["agents_skipped_busy"] == 3
+    assert metrics["total_parallel_steps"] == 2
+
+
+def test_ctrl_c_during_a_step_returns_promptly_and_delivers_nothing(tmp_path) -> None:
+    result, _elapsed = _run_script(tmp_path, "interrupt")
+    assert result["latency"] < 3.0  # contract: about a second
+    assert (result["steps"], result["transcript"], result["free_buffer"]) == (0, 0, 0)

@@ -1,0 +1,72 @@
+"""Request counters of the fake LLM server (`tinytroupe.testing.fake_llm`).
+
+`RequestStats` counts what the server received: totals, requests in flight (and the
+most at once), outcomes by kind, requests per agent, and arrival times. Its `snapshot`
+is the ``GET /stats`` document.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from typing import Any
+
+from tinytroupe.testing.faults import KINDS
+
+#: How a request can be answered: normally, with an injected fault, or with an error.
+OUTCOMES: tuple[str, ...] = ("ok", *KINDS, "bad_request", "error")
+
+
+class RequestStats:
+    """Counters of the requests a server received. Thread-safe; `snapshot` is the /stats JSON."""
+
+    def __init__(self, max_timestamps: int = 100_000) -> None:
+        self._lock = threading.Lock()
+        self._timestamps: deque[float] = deque(maxlen=max_timestamps)
+        self._in_flight = 0
+        self.reset()
+
+    def reset(self) -> None:
+        """Zero every counter. Requests still in flight stay counted as in flight, and
+        max in-flight restarts from that number (0 when the server is idle)."""
+        with self._lock:
+            self._total = 0
+            self._max_in_flight = self._in_flight
+            self._outcomes = Counter({outcome: 0 for outcome in OUTCOMES})
+            self._agents: Counter[str] = Counter()
+            self._timestamps.clear()
+
+    def enter(self) -> None:
+        """A request arrived."""
+        with self._lock:
+            self._total += 1
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+            self._timestamps.append(time.time())
+
+    def leave(self) -> None:
+        """A request was answered (or abandoned)."""
+        with self._lock:
+            self._in_flight -= 1
+
+    def count(self, outcome: str, agent: str | None = None) -> None:
+        """Record how a request was answered, and for which agent."""
+        with self._lock:
+            self._outcomes[outcome] += 1
+            if agent:
+                self._agents[agent] += 1
+
+    def snapshot(self, timestamps: bool = False) -> dict[str, Any]:
+        """A JSON-serialisable copy of the counters."""
+        with self._lock:
+            data: dict[str, Any] = {
+                "total_requests": self._total,
+                "in_flight": self._in_flight,
+                "max_in_flight": self._max_in_flight,
+                "outcomes": dict(self._outcomes),
+                "per_agent": dict(self._agents),
+            }
+            if timestamps:
+                data["timestamps"] = list(self._timestamps)
+            return data
