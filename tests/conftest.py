@@ -34,6 +34,13 @@ def clean_simulation() -> Iterator[None]:
 
 
 @pytest.fixture
+def upstream_personas() -> Path:
+    """The folder of TinyTroupe's persona files (shared/fixtures/upstream-personas)."""
+    assert FIXTURES.is_dir(), f"missing test data: {FIXTURES}"
+    return FIXTURES
+
+
+@pytest.fixture
 def fake_llm() -> Iterator[FakeLLMServer]:
     """A fake OpenAI-compatible server on 127.0.0.1 (no latency, no faults)."""
     with FakeLLMServer() as server:
