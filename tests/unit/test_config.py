@@ -45,7 +45,7 @@ def test_package_defaults_are_typed(cm: ConfigManager) -> None:
     assert cm.get("PARALLEL_AGENT_ACTIONS") is True
     assert cm.get("PARALLEL_EXECUTION_TIMEOUT") == 300.0
     assert cm.get("ON_AGENT_ERROR") == "continue"
-    assert cm.get("LOGLEVEL") == "ERROR"
+    assert cm.get("LOGLEVEL") == "WARNING"
     assert set(cm.as_dict()) == set(VALIDATORS)
 
 

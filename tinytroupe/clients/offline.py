@@ -16,25 +16,25 @@ import zlib
 from typing import Any
 
 _OPENERS = (
-    "As a {occupation}, I keep coming back to one question: {topic}",
-    "Honestly, from where I stand as a {occupation}, {topic}",
-    "I'd look at it the way I look at my work as a {occupation}: {topic}",
+    "As {a_occupation}, I keep coming back to one question: {topic}",
+    "Honestly, from where I stand as {a_occupation}, {topic}",
+    "I'd look at it the way I look at my work as {a_occupation}: {topic}",
     "Speaking for myself, and I care a lot about {interest}, {topic}",
 )
 _REPLIES = (
     "{speaker}, you said \"{heard}\". I partly agree, but what matters to me is {interest}.",
     "Interesting point, {speaker}. It makes me think about {interest}.",
-    "{speaker}, I'm not convinced yet. Would it really help someone like me, a {occupation}?",
+    "{speaker}, I'm not convinced yet. Would it really help someone like me, {a_occupation}?",
     "Good point, {speaker}! I would add that {interest} should not be forgotten.",
 )
 _THOUGHTS = (
     "{speaker} said \"{heard}\". How does that fit with {interest}?",
-    "I should answer {speaker} honestly, as a {occupation} would.",
+    "I should answer {speaker} honestly, as {a_occupation} would.",
     "Let me think about \"{heard}\" before I reply.",
 )
 _QUIET_THOUGHTS = (
     "Nothing new has happened. I wonder what others think about {interest}.",
-    "A quiet moment. As a {occupation}, I could use it to think about {interest}.",
+    "A quiet moment. As {a_occupation}, I could use it to think about {interest}.",
 )
 
 
@@ -119,8 +119,10 @@ class OfflineModel:
         name = persona.get("name") or "someone"
         turn = sum(1 for m in messages if m.get("role") == "assistant")
         pick = zlib.crc32(f"{name}|{turn}|{len(messages)}".encode())
+        occupation = _first(persona.get("occupation"), "person")
         slots = {
-            "occupation": _first(persona.get("occupation"), "person"),
+            "occupation": occupation,
+            "a_occupation": ("an " if occupation[:1] in "aeiou" else "a ") + occupation,
             "interest": _first((persona.get("preferences") or {}).get("interests")
                                if isinstance(persona.get("preferences"), dict) else None,
                                "doing things well"),

@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import tenacity
 import urllib3
 from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from tinytroupe.clients.errors import LLMRequestError, LLMTimeoutError
@@ -39,6 +41,11 @@ class Completion:
 
 class _Retryable(LLMRequestError):
     """A failure worth another attempt (429, 5xx, connection trouble, broken body)."""
+
+    def __init__(self, message: str, status: int | None = None,
+                 retry_after: float | None = None, timed_out: bool = False) -> None:
+        super().__init__(message, status=status, retry_after=retry_after)
+        self.timed_out = timed_out
 
 
 class CallGate:
@@ -129,9 +136,9 @@ class OpenAICompatibleClient:
             return self._retrying(self._attempt, payload)
         except _Retryable as exc:
             usage.add(failures=1)
-            raise (LLMTimeoutError if isinstance(exc.__cause__, Urllib3Timeout)
-                   else LLMRequestError)(f"{exc} (after {self.max_attempts} attempts)",
-                                         status=exc.status) from exc.__cause__
+            error = LLMTimeoutError if exc.timed_out else LLMRequestError
+            raise error(f"{exc} (after {self.max_attempts} attempts)", status=exc.status,
+                        retry_after=exc.retry_after) from exc.__cause__
         except LLMRequestError:
             usage.add(failures=1)
             raise
@@ -142,36 +149,52 @@ class OpenAICompatibleClient:
             semaphore.acquire()
         try:
             usage.add(requests=1)
-            response = self._pool.urlopen(
-                "POST", self.url, body=payload, headers=self._headers,
-                timeout=self._timeout, retries=False, redirect=False,
-            )
-        except Urllib3Timeout as exc:
-            raise _Retryable(f"request to {self.url} timed out after {self.timeout} s") from exc
-        except Urllib3Error as exc:
-            raise _Retryable(f"request to {self.url} failed: {type(exc).__name__}") from exc
+            status, retry_after, body = self._post(payload)
         finally:
             if semaphore is not None:
                 semaphore.release()
-        return _completion_from(response, self.url)
+        return _completion_from(status, retry_after, body, self.url)
+
+    def _post(self, payload: bytes) -> tuple[int, str | None, bytes]:
+        """One HTTP exchange, bounded as a whole by `timeout` (not only per socket read)."""
+        deadline = time.monotonic() + self.timeout
+        timed_out = _Retryable(f"request to {self.url} timed out after {self.timeout} s",
+                               timed_out=True)
+        try:
+            response = self._pool.urlopen(
+                "POST", self.url, body=payload, headers=self._headers, timeout=self._timeout,
+                retries=False, redirect=False, preload_content=False)
+            chunks = []
+            for chunk in response.stream(65536):
+                chunks.append(chunk)
+                if time.monotonic() > deadline:  # a body trickling in: give up, drop the socket
+                    response.close()
+                    raise timed_out
+            response.release_conn()
+        except NewConnectionError as exc:  # urllib3 files it under timeouts; it is not one
+            raise _Retryable(f"cannot connect to {self.url}: connection refused or "
+                             "unreachable") from exc
+        except Urllib3Timeout as exc:
+            raise timed_out from exc
+        except Urllib3Error as exc:
+            raise _Retryable(f"request to {self.url} failed: {type(exc).__name__}") from exc
+        return response.status, response.headers.get("Retry-After"), b"".join(chunks)
 
     def close(self) -> None:
         self._pool.clear()
 
 
-def _completion_from(response: urllib3.BaseHTTPResponse, url: str) -> Completion:
-    status = response.status
+def _completion_from(status: int, retry_after: str | None, body: bytes, url: str) -> Completion:
     if status == 429:
         usage.add(rate_limited=1)
     if status != 200:
-        excerpt = response.data[:200].decode(errors="replace")
-        message = f"{url} answered HTTP {status}: {excerpt}"
-        retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
+        message = f"{url} answered HTTP {status}: {body[:200].decode(errors='replace')}"
         if status in _RETRYABLE_STATUS:
-            raise _Retryable(message, status=status, retry_after=retry_after)
+            raise _Retryable(message, status=status,
+                             retry_after=_retry_after_seconds(retry_after))
         raise LLMRequestError(message, status=status)
     try:
-        data = json.loads(response.data)
+        data = json.loads(body)
         content = data["choices"][0]["message"]["content"]
     except (ValueError, KeyError, IndexError, TypeError) as exc:
         raise _Retryable(f"{url} answered a body that is not a chat completion: "

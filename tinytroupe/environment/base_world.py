@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 from tinytroupe.agent import TinyPerson
 from tinytroupe.agent.display import show_world
-from tinytroupe.config import config_defaults
+from tinytroupe.config import config_defaults, config_manager
 
 logger = logging.getLogger("tinytroupe")
 
@@ -54,7 +54,7 @@ class BaseWorld:
         self.interventions: list[Any] = list(interventions or [])
         self.transcript: deque[dict[str, Any]] = deque(maxlen=TRANSCRIPT_MAX_EVENTS)
         self.steps_done = 0
-        self._random = random.Random(seed)
+        self._random = random.Random(config_manager.get("random_seed") if seed is None else seed)
         self.add_agents(agents or [])
 
     def __repr__(self) -> str:
