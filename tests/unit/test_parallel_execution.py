@@ -419,3 +419,34 @@ def test_ctrl_c_during_a_step_returns_promptly_and_delivers_nothing(tmp_path) ->
     result, _elapsed = _run_script(tmp_path, "interrupt")
     assert result["latency"] < 3.0  # contract: about a second
     assert (result["steps"], result["transcript"], result["free_buffer"]) == (0, 0, 0), result
+
+
+def test_an_unused_world_releases_its_threads_on_garbage_collection() -> None:
+    import gc
+    import weakref
+
+    world = TinyWorld("forgotten", ring(3))
+    world._step_in_parallel()
+    threads = world._parallel._pool.threads()
+    TinyWorld.all_environments.pop("forgotten")
+    TinyPerson.clear_agents()  # agents refer to their world: forget them too
+    alive = weakref.ref(world)
+    del world
+    deadline = time.monotonic() + 10  # workers drop their last call's references
+    while alive() is not None and time.monotonic() < deadline:  # as soon as they idle
+        gc.collect()
+        time.sleep(0.01)
+    assert alive() is None
+    for thread in threads:
+        thread.join(timeout=5)
+    assert threads and not any(t.is_alive() for t in threads)
+
+
+def test_progress_bar_is_shown_for_multi_step_runs_only_when_display_is_on(capsys) -> None:
+    with TinyWorld("shown", ring(2)) as world:
+        world.run(2, parallelize=True)
+        assert "shown steps" not in capsys.readouterr().out
+        TinyWorld.communication_display = True
+        world.run(2, parallelize=True)
+    out = capsys.readouterr().out
+    assert "shown steps" in out and "errors 0" in out

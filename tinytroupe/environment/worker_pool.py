@@ -142,6 +142,7 @@ class WorkerPool:
                     future.set_result(fn())
                 except BaseException as exc:  # noqa: BLE001 - delivered through the future
                     future.set_exception(exc)
+            del item, future, fn  # an idle worker must not keep the last call's objects alive
             with self._lock:
                 worker.current = None
                 if worker.detached:
