@@ -48,13 +48,21 @@ def fake_llm() -> Iterator[FakeLLMServer]:
 
 
 @pytest.fixture
-def llm_over_http(fake_llm: FakeLLMServer, monkeypatch: pytest.MonkeyPatch) -> FakeLLMServer:
-    """Point the real HTTP client at the fake server (API_TYPE=openai, test key)."""
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
-    config_manager.set("api_type", "openai")
-    config_manager.set("base_url", fake_llm.base_url)
-    config_manager.set("timeout", 5)
-    config_manager.set("max_attempts", 3)
-    config_manager.set("retry_base_delay", 0.01)
-    config_manager.set("retry_max_delay", 0.05)
+def use_server(monkeypatch: pytest.MonkeyPatch):
+    """A function pointing the real HTTP client at a fake server (API_TYPE=openai)."""
+
+    def point(server: FakeLLMServer, key: str = "sk-test-not-a-real-key") -> None:
+        monkeypatch.setenv("OPENAI_API_KEY", key)
+        for name, value in [("api_type", "openai"), ("base_url", server.base_url),
+                            ("timeout", 5), ("max_attempts", 3), ("retry_base_delay", 0.01),
+                            ("retry_max_delay", 0.05)]:
+            config_manager.set(name, value)
+
+    return point
+
+
+@pytest.fixture
+def llm_over_http(fake_llm: FakeLLMServer, use_server) -> FakeLLMServer:
+    """The fake server, with the real HTTP client pointed at it."""
+    use_server(fake_llm)
     return fake_llm

@@ -57,18 +57,6 @@ def first_request_only(kind: str, **extra: Any) -> FaultPlan:
     return FaultPlan(probabilities={kind: p}, seed=seed, **extra)
 
 
-def use_server(server: FakeLLMServer, monkeypatch: pytest.MonkeyPatch,
-               key: str = "sk-test-not-a-real-key") -> None:
-    """Point `get_client()` at `server` like the `llm_over_http` fixture does."""
-    monkeypatch.setenv("OPENAI_API_KEY", key)
-    config_manager.set("api_type", "openai")
-    config_manager.set("base_url", server.base_url)
-    config_manager.set("timeout", 5)
-    config_manager.set("max_attempts", 3)
-    config_manager.set("retry_base_delay", 0.01)
-    config_manager.set("retry_max_delay", 0.05)
-
-
 def direct_client(server: FakeLLMServer, **overrides: Any) -> OpenAICompatibleClient:
     settings: dict[str, Any] = dict(
         url=f"{server.base_url}/chat/completions", api_key="sk-test-not-a-real-key",
@@ -79,9 +67,9 @@ def direct_client(server: FakeLLMServer, **overrides: Any) -> OpenAICompatibleCl
 
 
 @pytest.fixture
-def secret_llm(fake_llm: FakeLLMServer, monkeypatch: pytest.MonkeyPatch) -> FakeLLMServer:
+def secret_llm(fake_llm: FakeLLMServer, use_server) -> FakeLLMServer:
     """Like `llm_over_http`, with a recognisable key to look for in errors and logs."""
-    use_server(fake_llm, monkeypatch, key=SECRET)
+    use_server(fake_llm, key=SECRET)
     return fake_llm
 
 
@@ -426,10 +414,10 @@ class FlakyResponder:
         return self._model.complete(messages)
 
 
-def test_malformed_output_is_repaired(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_malformed_output_is_repaired(use_server) -> None:
     responder = FlakyResponder()
     with FakeLLMServer(responder=responder) as server:
-        use_server(server, monkeypatch)
+        use_server(server)
         config_manager.set("max_output_repair_attempts", 1)
         bob = TinyPerson("Bob")
 

@@ -36,6 +36,7 @@ from aiohttp import web
 
 from tinytroupe.clients.offline import OfflineModel, agent_name
 from tinytroupe.testing.faults import KINDS, FaultPlan, FaultPolicy, Latency, Range
+from tinytroupe.testing.process import ServerAddress
 from tinytroupe.testing.stats import OUTCOMES, RequestStats
 
 if TYPE_CHECKING:  # process.py is imported on first use (see FakeLLMServer.spawn)
@@ -254,7 +255,7 @@ def _completion(request: dict[str, Any], messages: list[dict[str, Any]], content
     }
 
 
-class FakeLLMServer:
+class FakeLLMServer(ServerAddress):
     """The fake server, in process: a daemon thread runs its event loop.
 
     ``with FakeLLMServer(latency=0.1, faults=FaultPlan(...)) as server:`` starts it on a
@@ -275,16 +276,6 @@ class FakeLLMServer:
         self._stop_event: asyncio.Event | None = None
         self._ready = threading.Event()
         self._failure: BaseException | None = None
-
-    @property
-    def url(self) -> str:
-        """The server's root URL (``http://127.0.0.1:PORT``)."""
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        """The OpenAI base URL (``http://127.0.0.1:PORT/v1``)."""
-        return f"{self.url}/v1"
 
     def start(self, timeout: float = 10.0) -> FakeLLMServer:
         """Start serving; return once connections are accepted. Raises RuntimeError if not."""

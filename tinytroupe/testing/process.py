@@ -18,7 +18,24 @@ from typing import IO, Any
 from tinytroupe.testing.faults import FaultPlan, Range, as_range
 
 
-class FakeLLMProcess:
+class ServerAddress:
+    """The URLs of a fake server listening on `host`:`port`."""
+
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        """The server's root URL (``http://127.0.0.1:PORT``)."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI base URL (``http://127.0.0.1:PORT/v1``)."""
+        return f"{self.url}/v1"
+
+
+class FakeLLMProcess(ServerAddress):
     """The fake server in a child process (``python -m tinytroupe.testing.fake_llm``).
 
     Its CPU stays out of the parent's GIL, which matters for client benchmarks. `start`
@@ -39,16 +56,6 @@ class FakeLLMProcess:
             self.args += ["--faults", json.dumps(faults.to_dict())]
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen[str] | None = None
-
-    @property
-    def url(self) -> str:
-        """The server's root URL (``http://127.0.0.1:PORT``)."""
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        """The OpenAI base URL (``http://127.0.0.1:PORT/v1``)."""
-        return f"{self.url}/v1"
 
     def start(self) -> FakeLLMProcess:
         """Start the child; return once it serves. Raises RuntimeError if it does not."""
