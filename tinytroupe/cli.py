@@ -59,7 +59,7 @@ class Subcommand:
 SUBCOMMANDS: dict[str, Subcommand] = {}
 
 #: Modules imported before the parser is built; each registers its subcommand(s).
-EXTENSION_MODULES: tuple[str, ...] = ()
+EXTENSION_MODULES: tuple[str, ...] = ("tinytroupe.bench.runner",)
 
 
 def register_subcommand(command: Subcommand) -> Subcommand:
