@@ -70,7 +70,8 @@ def fresh_simulation() -> None:
     gc.collect()
 
 
-def make_world(agents: int, name: str = "bench", memory_size: int | None = None) -> TinyWorld:
+def make_world(agents: int, name: str = "bench", memory_size: int | None = None,
+               **world_kwargs: Any) -> TinyWorld:
     """A world of `agents` plain personas who can all talk to each other."""
     fresh_simulation()
     people = []
@@ -78,7 +79,7 @@ def make_world(agents: int, name: str = "bench", memory_size: int | None = None)
         person = TinyPerson(f"Agent{i}", episodic_memory=EpisodicMemory(max_size=memory_size))
         person.define("occupation", {"title": ("teacher", "nurse", "engineer")[i % 3]})
         people.append(person)
-    world = TinyWorld(name, people, seed=1)
+    world = TinyWorld(name, people, seed=1, **world_kwargs)
     world.make_everyone_accessible()
     world.broadcast("What do you think of the city's new bike lanes?")
     return world

@@ -17,27 +17,36 @@ from pathlib import Path
 from rich.console import Console
 
 from tinytroupe import config_manager
-from tinytroupe.bench import report
-from tinytroupe.bench.harness import fresh_simulation, quiet
-from tinytroupe.bench.scenarios import SCENARIOS, Result
 from tinytroupe.cli import Subcommand, register_subcommand
+
+#: The scenarios, in running order (their code is imported only when the suite runs,
+#: so that ``python -m tinytroupe demo`` never needs the bench's dependencies).
+SCENARIO_NAMES = ("speedup", "worker_cap", "overhead", "scale", "metrics_overhead", "timeout")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="a reduced set in under a minute (what CI runs)")
-    parser.add_argument("--only", nargs="+", choices=sorted(SCENARIOS), metavar="NAME",
-                        help=f"run only these scenarios ({', '.join(SCENARIOS)})")
+    parser.add_argument("--only", nargs="+", choices=SCENARIO_NAMES, metavar="NAME",
+                        help=f"run only these scenarios ({', '.join(SCENARIO_NAMES)})")
     parser.add_argument("--out", type=Path, default=Path("benchmarks") / "results",
                         help="folder for bench.json and bench.png (default: %(default)s)")
 
 
 def run(args: argparse.Namespace) -> int:
     console = Console()
+    try:
+        from tinytroupe.bench import report
+        from tinytroupe.bench.harness import fresh_simulation, quiet
+        from tinytroupe.bench.scenarios import SCENARIOS
+    except ImportError as exc:
+        console.print(f"[red]The benchmark suite needs its extra: pip install -e '.[bench]' "
+                      f"({exc})[/]")
+        return 2
     quiet()
     logging.getLogger("tinytroupe").setLevel(logging.ERROR)  # expected timeouts are noise here
-    names = args.only or list(SCENARIOS)
-    results: list[Result] = []
+    names = args.only or list(SCENARIO_NAMES)
+    results = []
     failed = []
     start = time.perf_counter()
     for name in names:

@@ -18,7 +18,14 @@ from typing import Any
 import psutil
 
 from tinytroupe.bench.harness import (
-    fake_server, make_world, rss_mb, run_world, settings, summary, time_steps, use_offline,
+    fake_server,
+    make_world,
+    rss_mb,
+    run_world,
+    settings,
+    summary,
+    time_steps,
+    use_offline,
 )
 from tinytroupe.clients.offline import OfflineModel
 from tinytroupe.testing import FaultPlan
@@ -186,17 +193,20 @@ def scale(quick: bool) -> Result:
     result.target("RSS after import", import_rss, "< 80 MB", import_rss < 80)
     result.target("RSS per idle agent", per_agent_kb, "< 50 KB", per_agent_kb < 50)
     use_offline()
-    world = make_world(50, memory_size=40)
-    samples = []
-    for _ in range(flat_steps):
-        time_steps(world, 1, True)
-        samples.append(rss_mb())
-    world.close()
-    growth = samples[-1] - samples[len(samples) // 4]
-    result.rows.append({"memory_steps": flat_steps, "memory_max_size": 40,
-                        "rss_mb_quarter": samples[len(samples) // 4], "rss_mb_end": samples[-1]})
-    result.target(f"RSS growth, last 3/4 of {flat_steps} steps", growth, "< 5 MB (flat)",
-                  growth < 5)
+    for transcript in (None, 1000):  # the world's transcript is the other thing that grows
+        world = make_world(50, memory_size=40, max_transcript_events=transcript)
+        samples = []
+        for _ in range(flat_steps):
+            time_steps(world, 1, True)
+            samples.append(rss_mb())
+        world.close()
+        start = samples[len(samples) // 4]
+        result.rows.append({"memory_steps": flat_steps, "memory_max_size": 40,
+                            "transcript_max_events": transcript or "unbounded",
+                            "rss_mb_quarter": start, "rss_mb_end": samples[-1]})
+        kept = "all transcript events" if transcript is None else f"last {transcript} events"
+        result.target(f"RSS growth over the last 3/4 of {flat_steps} steps ({kept})",
+                      samples[-1] - start, "< 5 MB (flat)", samples[-1] - start < 5)
     return result
 
 

@@ -27,7 +27,7 @@ from tinytroupe.config import config_defaults, config_manager
 
 logger = logging.getLogger("tinytroupe")
 
-#: Transcript events kept per world (oldest dropped first), to keep memory bounded.
+#: Transcript events kept per world by default (oldest dropped first; None: all).
 TRANSCRIPT_MAX_EVENTS = 100_000
 
 
@@ -41,6 +41,7 @@ class BaseWorld:
     def __init__(self, name: str | None = None, agents: list[TinyPerson] | None = None,
                  initial_datetime: datetime | None = None, interventions: list[Any] | None = None,
                  broadcast_if_no_target: bool = True, seed: int | None = None,
+                 max_transcript_events: int | None = TRANSCRIPT_MAX_EVENTS,
                  **_ignored: Any) -> None:
         with BaseWorld._registry_lock:
             self.name = name or f"TinyWorld-{len(BaseWorld.all_environments) + 1}"
@@ -52,7 +53,7 @@ class BaseWorld:
         self.agents: list[TinyPerson] = []
         self.name_to_agent: dict[str, TinyPerson] = {}
         self.interventions: list[Any] = list(interventions or [])
-        self.transcript: deque[dict[str, Any]] = deque(maxlen=TRANSCRIPT_MAX_EVENTS)
+        self.transcript: deque[dict[str, Any]] = deque(maxlen=max_transcript_events)
         self.steps_done = 0
         self._random = random.Random(config_manager.get("random_seed") if seed is None else seed)
         self.add_agents(agents or [])
