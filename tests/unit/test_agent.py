@@ -165,3 +165,20 @@ def test_concurrent_listens_lose_no_entry() -> None:
     heard = [s["content"] for e in agent.episodic_memory.retrieve_all() if e["role"] == "user"
              for s in e["content"]["stimuli"]]
     assert sorted(heard) == sorted(f"S{k}:{i}" for k in range(50) for i in range(200))
+
+
+def test_prompt_reflects_persona_and_contact_changes() -> None:
+    agent, bob, cleo = TinyPerson("Eve"), TinyPerson("Bob"), TinyPerson("Cleo")
+
+    def system_prompt() -> str:
+        return agent._messages()[0]["content"]
+
+    assert "Bob" not in system_prompt()
+    agent.make_agent_accessible(bob, "my brother")
+    assert "my brother" in system_prompt()
+    agent.define("occupation", "pilot")
+    assert "pilot" in system_prompt()
+    agent.accessible_agents.append(cleo)  # direct list edits are noticed too
+    assert "Cleo" in system_prompt()
+    agent.make_all_agents_inaccessible()
+    assert "Bob" not in system_prompt() and "Cleo" not in system_prompt()

@@ -42,28 +42,39 @@ def system_message(
     persona: dict[str, Any], accessible: list[dict[str, str]], mental_state: dict[str, Any]
 ) -> dict[str, str]:
     """The system message for an agent with this persona, contacts and state."""
-    content = _SYSTEM_TEMPLATE.format(
-        persona=json.dumps(persona, ensure_ascii=False),
-        accessible=json.dumps(accessible, ensure_ascii=False),
-        mental_state=json.dumps(mental_state, ensure_ascii=False),
-    )
+    return system_message_from_json(to_json(persona), to_json(accessible), mental_state)
+
+
+def system_message_from_json(
+    persona_json: str, accessible_json: str, mental_state: dict[str, Any]
+) -> dict[str, str]:
+    """`system_message` with persona and contacts already serialised (agents cache them)."""
+    content = _SYSTEM_TEMPLATE.format(persona=persona_json, accessible=accessible_json,
+                                      mental_state=to_json(mental_state))
     return {"role": "system", "content": content}
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 def episode_message(episode: dict[str, Any]) -> dict[str, str]:
     """One remembered episode (as stored in `EpisodicMemory`) as a chat message."""
     content = episode["content"]
     if not isinstance(content, str):
-        content = json.dumps(content, ensure_ascii=False)
+        content = to_json(content)
     return {"role": episode["role"], "content": content}
 
 
 def act_messages(
-    system: dict[str, str], episodes: list[dict[str, Any]]
+    system: dict[str, str], episodes: list[dict[str, Any]] | None = None,
+    episode_messages: list[dict[str, str]] | None = None,
 ) -> list[dict[str, str]]:
-    """The full request: system message, remembered episodes, then the instruction to act."""
-    messages = [system]
-    messages.extend(episode_message(e) for e in episodes)
-    messages.append({"role": "user", "content": ACT_INSTRUCTION})
-    return messages
+    """The full request: system message, remembered episodes, then the instruction to act.
+
+    Pass `episode_messages` when the episodes' messages are already built.
+    """
+    if episode_messages is None:
+        episode_messages = [episode_message(e) for e in episodes or []]
+    return [system, *episode_messages, {"role": "user", "content": ACT_INSTRUCTION}]
 

@@ -56,6 +56,8 @@ class TinyPerson:
         self.accessible_agents: list[TinyPerson] = []
         self._relations: dict[str, str] = {}
         self._actions_buffer: list[dict[str, str]] = []
+        self._prompt_version = 0
+        self._prompt_cache: tuple[Any, str, str] | None = None
         self._lock = threading.RLock()
         self._acting = threading.Lock()
         self.environment: Any = None
@@ -87,11 +89,13 @@ class TinyPerson:
                 self._persona[key] = copy.deepcopy(value)
             else:
                 self._persona.setdefault(group, []).append({key: value})
+            self._prompt_version += 1
         return self
 
     def define_several(self, group: str, records: list[Any]) -> TinyPerson:
         with self._lock:
             self._persona.setdefault(group, []).extend(copy.deepcopy(records))
+            self._prompt_version += 1
         return self
 
     def get(self, key: str) -> Any:
@@ -123,6 +127,7 @@ class TinyPerson:
         with agent._lock:
             agent._persona = copy.deepcopy(persona)
             agent._persona["name"] = agent.name
+            agent._prompt_version += 1
         return agent
 
     @classmethod
@@ -141,6 +146,7 @@ class TinyPerson:
             if agent is not self and agent not in self.accessible_agents:
                 self.accessible_agents.append(agent)
             self._relations[agent.name] = relation_description
+            self._prompt_version += 1
 
     def make_agents_accessible(self, agents: list[TinyPerson],
                                relation_description: str = _DEFAULT_RELATION) -> None:
@@ -152,11 +158,13 @@ class TinyPerson:
             if agent in self.accessible_agents:
                 self.accessible_agents.remove(agent)
             self._relations.pop(agent.name, None)
+            self._prompt_version += 1
 
     def make_all_agents_inaccessible(self) -> None:
         with self._lock:
             self.accessible_agents.clear()
             self._relations.clear()
+            self._prompt_version += 1
 
     # --- perception -----------------------------------------------------------------
 
@@ -255,11 +263,27 @@ class TinyPerson:
 
     def _messages(self) -> list[dict[str, str]]:
         with self._lock:
+            persona_json, accessible_json = self._prompt_parts()
+            system = prompts.system_message_from_json(persona_json, accessible_json,
+                                                      self._mental_state)
+            episodes = self.episodic_memory.recent_messages()
+        return prompts.act_messages(system, episode_messages=episodes)
+
+    def _prompt_parts(self) -> tuple[str, str]:
+        """Persona and contacts as JSON, re-serialised only when they changed.
+
+        They are in every prompt, and with hundreds of contacts serialising them per
+        turn would cost more than the rest of the turn. Persona changes go through
+        `define`/loading and the accessibility methods, which bump `_prompt_version`
+        (a list assigned to, or appended to, `accessible_agents` is noticed too).
+        """
+        key = (self._prompt_version, id(self.accessible_agents), len(self.accessible_agents))
+        if self._prompt_cache is None or self._prompt_cache[0] != key:
             accessible = [{"name": a.name, "relation": self._relations.get(a.name, "")}
                           for a in self.accessible_agents]
-            system = prompts.system_message(self._persona, accessible, self._mental_state)
-            episodes = self.episodic_memory.retrieve_recent()
-        return prompts.act_messages(system, episodes)
+            self._prompt_cache = (key, prompts.to_json(self._persona),
+                                  prompts.to_json(accessible))
+        return self._prompt_cache[1], self._prompt_cache[2]
 
     def _commit(self, actions: list[dict[str, str]], state: dict[str, Any]) -> None:
         with self._lock:
@@ -302,6 +326,7 @@ class TinyPerson:
         with self._lock:
             self._persona = state["persona"]
             self._persona["name"] = self.name
+            self._prompt_version += 1
             self._mental_state = state["mental_state"]
             self.episodic_memory = EpisodicMemory.decode(state["episodic_memory"])
             self._actions_buffer = state.get("actions_buffer", [])

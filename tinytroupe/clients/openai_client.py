@@ -103,7 +103,9 @@ class OpenAICompatibleClient:
         self._headers["api-key" if azure else "Authorization"] = (
             api_key if azure else f"Bearer {api_key}"
         )
-        self._pool = urllib3.PoolManager(num_pools=4, maxsize=pool_size, block=False)
+        # One pool for the one host: skips PoolManager's per-request URL parsing and lookup.
+        self._pool = urllib3.connection_from_url(url, maxsize=pool_size, block=False)
+        self._path = urllib3.util.parse_url(url).request_uri
         self._timeout = urllib3.Timeout(connect=min(timeout, 10.0), read=timeout)
         backoff = tenacity.wait_random_exponential(multiplier=retry_base_delay, max=retry_max_delay)
         self._retrying = tenacity.Retrying(
@@ -162,7 +164,7 @@ class OpenAICompatibleClient:
                                timed_out=True)
         try:
             response = self._pool.urlopen(
-                "POST", self.url, body=payload, headers=self._headers, timeout=self._timeout,
+                "POST", self._path, body=payload, headers=self._headers, timeout=self._timeout,
                 retries=False, redirect=False, preload_content=False)
             chunks = []
             for chunk in response.stream(65536):
@@ -181,7 +183,7 @@ class OpenAICompatibleClient:
         return response.status, response.headers.get("Retry-After"), b"".join(chunks)
 
     def close(self) -> None:
-        self._pool.clear()
+        self._pool.close()
 
 
 def _completion_from(status: int, retry_after: str | None, body: bytes, url: str) -> Completion:
