@@ -85,3 +85,19 @@ def test_assigning_a_new_memory_to_an_agent_works() -> None:
     for i in range(10):
         agent.think(f"thought {i}")
     assert len(agent.episodic_memory) == 3
+
+
+def test_a_memory_given_to_the_constructor_is_used_even_when_empty() -> None:
+    memory = EpisodicMemory(max_size=5)
+    agent = TinyPerson("Kept", episodic_memory=memory)
+    assert agent.episodic_memory is memory
+
+
+def test_memory_max_size_from_config_bounds_new_agents() -> None:
+    from tinytroupe import config_manager
+
+    config_manager.set("episodic_memory_max_size", 6)
+    agent = TinyPerson("Bounded")
+    for i in range(20):
+        agent.think(str(i))
+    assert len(agent.episodic_memory) == 6

@@ -51,8 +51,10 @@ class TinyPerson:
             "datetime": None, "location": None, "context": [], "goals": [],
             "attention": None, "emotions": "Feeling nothing in particular, just calm.",
         }
-        self.episodic_memory = episodic_memory or EpisodicMemory(
-            max_size=config_manager.get("episodic_memory_max_size"))
+        if episodic_memory is None:  # not `or`: an empty memory is falsy (it has a length)
+            episodic_memory = EpisodicMemory(
+                max_size=config_manager.get("episodic_memory_max_size"))
+        self.episodic_memory = episodic_memory
         self.accessible_agents: list[TinyPerson] = []
         self._relations: dict[str, str] = {}
         self._actions_buffer: list[dict[str, str]] = []

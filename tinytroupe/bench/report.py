@@ -72,3 +72,13 @@ def plot(results: list[Result], path: Path) -> bool:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return True
+
+
+def markdown(document: dict[str, Any]) -> str:
+    """The targets of a bench JSON document as a Markdown table."""
+    lines = ["| scenario | what | measured | target | met |", "|---|---|---|---|---|"]
+    for name, scenario in document["scenarios"].items():
+        for t in scenario["targets"]:
+            lines.append(f"| {name} | {t['what']} | {t['measured']:.4g} | {t['target']} | "
+                         f"{'yes' if t['met'] else '**no**'} |")
+    return "\n".join(lines)

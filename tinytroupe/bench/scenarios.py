@@ -12,6 +12,7 @@ import pstats
 import subprocess
 import sys
 import time
+import tracemalloc
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,18 +113,17 @@ def _responder_ms(world_agents: int) -> float:
 
 
 def _profile_top(agents: int, steps: int, top: int = 8) -> list[str]:
+    """The top costs of a sequential run over HTTP (one thread: cProfile sees it all)."""
     profile = cProfile.Profile()
     world = make_world(agents)
     profile.enable()
-    time_steps(world, steps, True)
+    time_steps(world, steps, False)
     profile.disable()
     world.close()
-    stats = pstats.Stats(profile).sort_stats("tottime")
-    rows = []
-    for (path, line, func), (_cc, _nc, tottime, _ct, _callers) in list(
-            stats.stats.items()):  # type: ignore[attr-defined]
-        rows.append((tottime, f"{path.split('site-packages/')[-1]}:{line} {func}"))
-    rows.sort(reverse=True)
+    stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    rows = sorted(((tottime, f"{path.split('site-packages/')[-1]}:{line} {func}")
+                   for (path, line, func), (_cc, _nc, tottime, _ct, _callers) in stats.items()),
+                  reverse=True)
     return [f"{seconds * 1000 / (agents * steps):.3f} ms/turn  {where}"
             for seconds, where in rows[:top]]
 
@@ -195,17 +195,19 @@ def scale(quick: bool) -> Result:
     use_offline()
     for transcript in (None, 1000):  # the world's transcript is the other thing that grows
         world = make_world(50, memory_size=40, max_transcript_events=transcript)
+        tracemalloc.start()  # exact Python heap, unlike RSS after the big run above
         samples = []
         for _ in range(flat_steps):
             time_steps(world, 1, True)
-            samples.append(rss_mb())
+            samples.append(tracemalloc.get_traced_memory()[0] / 2**20)
+        tracemalloc.stop()
         world.close()
         start = samples[len(samples) // 4]
         result.rows.append({"memory_steps": flat_steps, "memory_max_size": 40,
                             "transcript_max_events": transcript or "unbounded",
-                            "rss_mb_quarter": start, "rss_mb_end": samples[-1]})
+                            "heap_mb_quarter": start, "heap_mb_end": samples[-1]})
         kept = "all transcript events" if transcript is None else f"last {transcript} events"
-        result.target(f"RSS growth over the last 3/4 of {flat_steps} steps ({kept})",
+        result.target(f"heap growth over the last 3/4 of {flat_steps} steps ({kept})",
                       samples[-1] - start, "< 5 MB (flat)", samples[-1] - start < 5)
     return result
 
