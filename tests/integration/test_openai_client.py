@@ -285,7 +285,7 @@ def test_concurrency_cap_from_configuration(llm_over_http: FakeLLMServer) -> Non
     config_manager.set("max_concurrent_model_calls", 2)
     llm_over_http.configure(latency=0.1)
     client = get_client()
-    assert client.max_concurrent_calls == 2
+    assert client.gate.concurrency.ceiling == 2
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(lambda _: client.complete(messages_for("Alice")), range(8)))

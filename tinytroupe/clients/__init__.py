@@ -19,6 +19,7 @@ from tinytroupe.clients.errors import (
     LLMRequestError,
     LLMTimeoutError,
 )
+from tinytroupe.clients.limits import clear_gates, shared_gate
 from tinytroupe.clients.offline import OfflineModel
 from tinytroupe.clients.openai_client import Completion, OpenAICompatibleClient
 from tinytroupe.clients.usage import usage
@@ -43,8 +44,9 @@ class OfflineClient:
     def __init__(self) -> None:
         self._model = OfflineModel()
 
-    def complete(self, messages: list[dict[str, Any]], **params: Any) -> Completion:
-        usage.add(requests=1)
+    def complete(self, messages: list[dict[str, Any]], *, user: str | None = None,
+                 **params: Any) -> Completion:
+        usage.add(user, requests=1)
         return Completion(content=self._model.complete(messages))
 
 
@@ -92,17 +94,20 @@ def _settings() -> tuple:
             "or set API_TYPE=offline in [OpenAI] of config.ini (or "
             "config_manager.set('api_type', 'offline')) to use the offline model.")
     return (api_type, url, key, get("model"), get("timeout"), get("max_attempts"),
-            get("retry_base_delay"), get("retry_max_delay"), get("max_concurrent_model_calls"))
+            get("retry_base_delay"), get("retry_max_delay"), get("max_concurrent_model_calls"),
+            get("max_requests_per_minute"), get("max_tokens_per_minute"),
+            get("rate_limit_window_seconds"))
 
 
 def _build(settings: tuple) -> ChatClient:
     if settings[0] == "offline":
         return OfflineClient()
-    api_type, url, key, model, timeout, attempts, base_delay, max_delay, cap = settings
+    (api_type, url, key, model, timeout, attempts, base_delay, max_delay, cap,
+     rpm, tpm, window) = settings
     return OpenAICompatibleClient(
         url=url, api_key=key, model=model, azure=api_type == "azure", timeout=timeout,
         max_attempts=attempts, retry_base_delay=base_delay, retry_max_delay=max_delay,
-        max_concurrent_calls=cap,
+        gate=shared_gate(cap, rpm, tpm, window),
     )
 
 
@@ -114,3 +119,4 @@ def clear_clients() -> None:
             if close:
                 close()
         _cache.clear()
+    clear_gates()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +22,7 @@ from urllib3.exceptions import NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from tinytroupe.clients.errors import LLMRequestError, LLMTimeoutError
+from tinytroupe.clients.limits import ProviderGate, shared_gate
 from tinytroupe.clients.usage import usage
 
 logger = logging.getLogger("tinytroupe")
@@ -48,30 +48,6 @@ class _Retryable(LLMRequestError):
         self.timed_out = timed_out
 
 
-class CallGate:
-    """Caps the calls in flight in this process; a limit of None or 0 means no cap.
-
-    The limit can change between calls: a call holds the semaphore it acquired, so
-    calls already in flight finish under the old limit.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._limit: int | None = None
-        self._semaphore: threading.BoundedSemaphore | None = None
-
-    def semaphore(self, limit: int | None) -> threading.BoundedSemaphore | None:
-        if not limit:
-            return None
-        with self._lock:
-            if limit != self._limit:
-                self._limit, self._semaphore = limit, threading.BoundedSemaphore(limit)
-            return self._semaphore
-
-
-call_gate = CallGate()
-
-
 class OpenAICompatibleClient:
     """Chat completions over HTTP. Thread-safe; share one instance per endpoint.
 
@@ -92,13 +68,15 @@ class OpenAICompatibleClient:
         retry_base_delay: float = 1.0,
         retry_max_delay: float = 30.0,
         max_concurrent_calls: int | None = None,
+        gate: ProviderGate | None = None,
         pool_size: int = 1024,
     ) -> None:
         self.url = url
         self.model = model
         self.timeout = timeout
         self.max_attempts = max_attempts
-        self.max_concurrent_calls = max_concurrent_calls
+        self.gate = gate or shared_gate(max_concurrent_calls, None, None, 60.0)
+        self._expected_completion_tokens = 200.0  # running mean, for token-limit estimates
         self._headers = {"Content-Type": "application/json"}
         self._headers["api-key" if azure else "Authorization"] = (
             api_key if azure else f"Bearer {api_key}"
@@ -134,28 +112,36 @@ class OpenAICompatibleClient:
         if user:
             body["user"] = user
         payload = json.dumps(body, ensure_ascii=False).encode()
+        estimate = len(payload) // 4 + int(self._expected_completion_tokens)
         try:
-            return self._retrying(self._attempt, payload)
+            return self._retrying(self._attempt, payload, estimate, user)
         except _Retryable as exc:
-            usage.add(failures=1)
+            usage.add(user, failures=1)
             error = LLMTimeoutError if exc.timed_out else LLMRequestError
             raise error(f"{exc} (after {self.max_attempts} attempts)", status=exc.status,
                         retry_after=exc.retry_after) from exc.__cause__
         except LLMRequestError:
-            usage.add(failures=1)
+            usage.add(user, failures=1)
             raise
 
-    def _attempt(self, payload: bytes) -> Completion:
-        semaphore = call_gate.semaphore(self.max_concurrent_calls)
-        if semaphore is not None:
-            semaphore.acquire()
-        try:
-            usage.add(requests=1)
+    def _attempt(self, payload: bytes, estimate: int, user: str | None) -> Completion:
+        with self.gate.slot(estimate) as slot:
+            usage.add(user, requests=1, throttled_seconds=slot.waited)
             status, retry_after, body = self._post(payload)
-        finally:
-            if semaphore is not None:
-                semaphore.release()
-        return _completion_from(status, retry_after, body, self.url)
+            if status == 429:
+                slot.rate_limited = True
+                slot.used_tokens(0)  # rejected: the provider counted nothing
+                usage.add(user, rate_limited=1)
+                seconds = _retry_after_seconds(retry_after)
+                if seconds:
+                    self.gate.pause(seconds)
+            completion = _completion_from(status, retry_after, body, self.url)
+            slot.used_tokens(completion.prompt_tokens + completion.completion_tokens)
+        usage.add(user, prompt_tokens=completion.prompt_tokens,
+                  completion_tokens=completion.completion_tokens)
+        self._expected_completion_tokens += 0.1 * (
+            completion.completion_tokens - self._expected_completion_tokens)
+        return completion
 
     def _post(self, payload: bytes) -> tuple[int, str | None, bytes]:
         """One HTTP exchange, bounded as a whole by `timeout` (not only per socket read)."""
@@ -187,8 +173,6 @@ class OpenAICompatibleClient:
 
 
 def _completion_from(status: int, retry_after: str | None, body: bytes, url: str) -> Completion:
-    if status == 429:
-        usage.add(rate_limited=1)
     if status != 200:
         message = f"{url} answered HTTP {status}: {body[:200].decode(errors='replace')}"
         if status in _RETRYABLE_STATUS:
@@ -203,7 +187,6 @@ def _completion_from(status: int, retry_after: str | None, body: bytes, url: str
                          f"{type(exc).__name__}", status=status) from None
     used = data.get("usage") or {}
     prompt, completion = int(used.get("prompt_tokens", 0)), int(used.get("completion_tokens", 0))
-    usage.add(prompt_tokens=prompt, completion_tokens=completion)
     return Completion(content=content or "", prompt_tokens=prompt, completion_tokens=completion)
 
 
@@ -228,6 +211,6 @@ def _honour_retry_after(backoff: Any) -> Any:
 
 
 def _count_retry(retry_state: tenacity.RetryCallState) -> None:
-    usage.add(retries=1)
+    usage.add(retry_state.args[2] if len(retry_state.args) > 2 else None, retries=1)
     exc = retry_state.outcome.exception() if retry_state.outcome else None
     logger.info("LLM request attempt %d failed (%s); retrying", retry_state.attempt_number, exc)

@@ -1,4 +1,9 @@
-"""Process-wide counters of LLM usage, shared by every client, world and thread."""
+"""Process-wide counters of LLM usage, shared by every client, world and thread.
+
+Counters are kept in total and per user (the agent a request was made for), so that
+a world can report cost per step and per agent. `estimated_cost` prices tokens with
+``PRICE_PER_MILLION_INPUT_TOKENS`` / ``PRICE_PER_MILLION_OUTPUT_TOKENS`` when set.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +15,23 @@ from dataclasses import asdict, dataclass, field
 class UsageSnapshot:
     """A consistent copy of the counters at one moment."""
 
-    requests: int = 0
+    requests: int = 0  # HTTP requests sent (every attempt)
     retries: int = 0
-    rate_limited: int = 0
-    failures: int = 0
+    rate_limited: int = 0  # 429 answers
+    failures: int = 0  # calls that failed after every attempt
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    throttled_seconds: float = 0.0  # waited for client-side limits before sending
 
     def minus(self, earlier: UsageSnapshot) -> UsageSnapshot:
         """What happened between `earlier` and this snapshot."""
         return UsageSnapshot(**{k: v - getattr(earlier, k) for k, v in asdict(self).items()})
 
-    def as_dict(self) -> dict[str, int]:
+    def add(self, deltas: dict[str, float]) -> None:
+        for name, delta in deltas.items():
+            setattr(self, name, getattr(self, name) + delta)
+
+    def as_dict(self) -> dict[str, float]:
         return asdict(self)
 
 
@@ -30,20 +40,36 @@ class UsageCounters:
     """Thread-safe counters; `snapshot()` never shows a torn update."""
 
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _data: UsageSnapshot = field(default_factory=UsageSnapshot)
+    _total: UsageSnapshot = field(default_factory=UsageSnapshot)
+    _by_user: dict[str, UsageSnapshot] = field(default_factory=dict)
 
-    def add(self, **deltas: int) -> None:
+    def add(self, user: str | None = None, **deltas: float) -> None:
         with self._lock:
-            for name, delta in deltas.items():
-                setattr(self._data, name, getattr(self._data, name) + delta)
+            self._total.add(deltas)
+            if user:
+                self._by_user.setdefault(user, UsageSnapshot()).add(deltas)
 
-    def snapshot(self) -> UsageSnapshot:
+    def snapshot(self, user: str | None = None) -> UsageSnapshot:
         with self._lock:
-            return UsageSnapshot(**asdict(self._data))
+            source = self._total if user is None else self._by_user.get(user, UsageSnapshot())
+            return UsageSnapshot(**asdict(source))
 
     def reset(self) -> None:
         with self._lock:
-            self._data = UsageSnapshot()
+            self._total = UsageSnapshot()
+            self._by_user = {}
+
+
+def estimated_cost(used: UsageSnapshot) -> float | None:
+    """The price of `used` tokens, or None when no price is configured."""
+    from tinytroupe.config import config_manager
+
+    price_in = config_manager.get("price_per_million_input_tokens")
+    price_out = config_manager.get("price_per_million_output_tokens")
+    if price_in is None and price_out is None:
+        return None
+    return ((price_in or 0.0) * used.prompt_tokens
+            + (price_out or 0.0) * used.completion_tokens) / 1_000_000
 
 
 #: The counters of this process.

@@ -1,0 +1,187 @@
+"""Provider limits, enforced client-side and shared by every world and thread.
+
+`ProviderGate` is what a request passes before it is sent:
+
+1. a **pause** after a 429: when the provider says ``Retry-After: s``, no new request
+   of this process is sent before s seconds have passed;
+2. **requests per minute** and **tokens per minute** (`SlidingWindow`): at most
+   `limit` units in any window, so that a provider's own window never sees more; a
+   request's tokens are estimated before sending and corrected with the usage the
+   response reports;
+3. **adaptive concurrency** (`AdaptiveConcurrency`): at most
+   ``MAX_CONCURRENT_MODEL_CALLS`` calls in flight (None = no fixed cap); each 429
+   halves the effective cap (at most once per cool-down, so one burst of 429s halves
+   it once), and every success raises it by one, back up to the configured cap.
+
+Waiting here consumes no retry attempt; the time spent is counted as
+``throttled_seconds`` in `tinytroupe.clients.usage`.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+Clock = Callable[[], float]
+
+
+class SlidingWindow:
+    """At most `limit` units in any `window` seconds (a sliding-window log).
+
+    `reserve(units)` blocks until the units fit, records them and returns a handle
+    for `correct()`. A single reservation larger than the limit is let through alone
+    (when nothing else is in the window) rather than blocking forever.
+    """
+
+    def __init__(self, limit: float, window: float, clock: Clock = time.monotonic) -> None:
+        if limit <= 0 or window <= 0:
+            raise ValueError(f"limit and window must be > 0, got {limit}, {window}")
+        self.limit, self.window = limit, window
+        self._clock = clock
+        self._entries: deque[list[float]] = deque()  # [time, units, counted], oldest first
+        self._used = 0.0
+        self._changed = threading.Condition()
+
+    def reserve(self, units: float) -> list[float]:
+        with self._changed:
+            while True:
+                now = self._clock()
+                self._expire(now)
+                if self._used + units <= self.limit or not self._entries:
+                    entry = [now, units, 1.0]
+                    self._entries.append(entry)
+                    self._used += units
+                    return entry
+                self._changed.wait(self._time_until_fits(units, now))
+
+    def correct(self, entry: list[float], units: float) -> None:
+        """Replace a reservation's units by what it really used."""
+        with self._changed:
+            if entry[2]:  # still in the window
+                self._used += units - entry[1]
+            entry[1] = units
+            self._changed.notify_all()
+
+    def _expire(self, now: float) -> None:
+        while self._entries and self._entries[0][0] <= now - self.window:
+            expired = self._entries.popleft()
+            self._used -= expired[1]
+            expired[2] = 0.0
+
+    def _time_until_fits(self, units: float, now: float) -> float:
+        freed = self.limit - self._used
+        for stamp, used, _ in self._entries:
+            freed += used
+            if freed >= units:
+                return max(0.001, stamp + self.window - now)
+        return max(0.001, self._entries[-1][0] + self.window - now)
+
+
+class AdaptiveConcurrency:
+    """Calls in flight, capped by `ceiling` (None: none) and lowered on 429s (module doc)."""
+
+    def __init__(self, ceiling: int | None, cooldown: float = 1.0,
+                 clock: Clock = time.monotonic) -> None:
+        self.ceiling = ceiling
+        self.limit: float = ceiling if ceiling else math.inf
+        self.in_flight = 0
+        self._cooldown, self._clock = cooldown, clock
+        self._last_cut = -math.inf
+        self._changed = threading.Condition()
+
+    def acquire(self) -> None:
+        with self._changed:
+            while self.in_flight >= self.limit:
+                self._changed.wait()
+            self.in_flight += 1
+
+    def release(self, rate_limited: bool) -> None:
+        with self._changed:
+            self.in_flight -= 1
+            now = self._clock()
+            if rate_limited:
+                if now - self._last_cut >= self._cooldown:
+                    self._last_cut = now
+                    self.limit = max(1.0, min(self.limit, self.in_flight + 1) / 2)
+            elif self.limit < (self.ceiling or math.inf):
+                self.limit += 1
+                if self.ceiling is None and self.limit > 2 * (self.in_flight + 1):
+                    self.limit = math.inf  # recovered beyond any demand: uncapped again
+            self._changed.notify_all()
+
+
+class ProviderGate:
+    """Everything a request waits for before it is sent (module doc)."""
+
+    def __init__(self, *, max_concurrent: int | None = None, requests_per_window: int | None = None,
+                 tokens_per_window: int | None = None, window: float = 60.0,
+                 clock: Clock = time.monotonic, sleep: Callable[[float], None] = time.sleep
+                 ) -> None:
+        self.concurrency = AdaptiveConcurrency(max_concurrent or None, clock=clock)
+        self.requests = SlidingWindow(requests_per_window, window, clock) if requests_per_window \
+            else None
+        self.tokens = SlidingWindow(tokens_per_window, window, clock) if tokens_per_window \
+            else None
+        self._clock, self._sleep = clock, sleep
+        self._paused_until = 0.0
+        self._lock = threading.Lock()
+
+    def pause(self, seconds: float) -> None:
+        """Send nothing new for `seconds` (the provider's Retry-After)."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    @contextmanager
+    def slot(self, estimated_tokens: int) -> Iterator[Reservation]:
+        """Wait until a request may go; yields a `Reservation` to report what happened."""
+        start = self._clock()
+        while (wait := self._paused_until - self._clock()) > 0:
+            self._sleep(wait)
+        if self.requests is not None:
+            self.requests.reserve(1)
+        tokens = self.tokens.reserve(estimated_tokens) if self.tokens is not None else None
+        self.concurrency.acquire()
+        reservation = Reservation(self, tokens, waited=self._clock() - start)
+        try:
+            yield reservation
+        finally:
+            self.concurrency.release(reservation.rate_limited)
+
+
+class Reservation:
+    """One request's passage through the gate."""
+
+    def __init__(self, gate: ProviderGate, tokens: list[float] | None, waited: float) -> None:
+        self.waited = waited
+        self.rate_limited = False
+        self._gate, self._tokens = gate, tokens
+
+    def used_tokens(self, tokens: int) -> None:
+        if self._tokens is not None and self._gate.tokens is not None:
+            self._gate.tokens.correct(self._tokens, tokens)
+
+
+_gates: dict[tuple, ProviderGate] = {}
+_gates_lock = threading.Lock()
+
+
+def shared_gate(max_concurrent: int | None, requests_per_window: int | None,
+                tokens_per_window: int | None, window: float) -> ProviderGate:
+    """The process-wide gate for these limits (one per distinct setting)."""
+    key = (max_concurrent or None, requests_per_window, tokens_per_window, window)
+    with _gates_lock:
+        gate = _gates.get(key)
+        if gate is None:
+            gate = _gates[key] = ProviderGate(
+                max_concurrent=max_concurrent, requests_per_window=requests_per_window,
+                tokens_per_window=tokens_per_window, window=window)
+        return gate
+
+
+def clear_gates() -> None:
+    with _gates_lock:
+        _gates.clear()
