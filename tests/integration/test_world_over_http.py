@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime
 
 from tinytroupe import config_manager, control
 from tinytroupe.agent import TinyPerson
 from tinytroupe.environment import TinyWorld
 from tinytroupe.testing import FakeLLMServer, FaultPlan
+from tinytroupe.testing.delivery import talks_heard, talks_sent
 
 START = datetime(2025, 3, 1, 9, 0)
-
-
-def talks_sent(results: list[dict[str, list[dict]]], names: set[str]) -> Counter:
-    """(source, target, content) of every TALK returned by run(), to a known agent."""
-    return Counter((source, a["target"], a["content"]) for step in results
-                   for source, actions in step.items() for a in actions
-                   if a["type"] == "TALK" and a["target"] in names and a["target"] != source)
-
-
-def talks_heard(agents: list[TinyPerson]) -> Counter:
-    """(source, recipient, content) of every CONVERSATION an agent remembers."""
-    return Counter((s["source"], agent.name, s["content"]) for agent in agents
-                   for e in agent.episodic_memory.retrieve_all() if e["role"] == "user"
-                   for s in e["content"]["stimuli"]
-                   if s["type"] == "CONVERSATION" and s["source"])
 
 
 def test_full_sequential_run_of_five_agents(llm_over_http: FakeLLMServer,

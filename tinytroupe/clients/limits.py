@@ -34,13 +34,16 @@ class SlidingWindow:
 
     `reserve(units)` blocks until the units fit, records them and returns a handle
     for `correct()`. A single reservation larger than the limit is let through alone
-    (when nothing else is in the window) rather than blocking forever.
+    (when nothing else is in the window) rather than blocking forever. Entries are
+    kept `margin` seconds longer than the window, so that network jitter between
+    here and the provider cannot put one request too many into the provider's window.
     """
 
-    def __init__(self, limit: float, window: float, clock: Clock = time.monotonic) -> None:
+    def __init__(self, limit: float, window: float, clock: Clock = time.monotonic,
+                 margin: float = 0.0) -> None:
         if limit <= 0 or window <= 0:
             raise ValueError(f"limit and window must be > 0, got {limit}, {window}")
-        self.limit, self.window = limit, window
+        self.limit, self.window = limit, window + margin
         self._clock = clock
         self._entries: deque[list[float]] = deque()  # [time, units, counted], oldest first
         self._used = 0.0
@@ -122,10 +125,11 @@ class ProviderGate:
                  clock: Clock = time.monotonic, sleep: Callable[[float], None] = time.sleep
                  ) -> None:
         self.concurrency = AdaptiveConcurrency(max_concurrent or None, clock=clock)
-        self.requests = SlidingWindow(requests_per_window, window, clock) if requests_per_window \
-            else None
-        self.tokens = SlidingWindow(tokens_per_window, window, clock) if tokens_per_window \
-            else None
+        margin = 0.02 * window
+        self.requests = (SlidingWindow(requests_per_window, window, clock, margin)
+                         if requests_per_window else None)
+        self.tokens = (SlidingWindow(tokens_per_window, window, clock, margin)
+                       if tokens_per_window else None)
         self._clock, self._sleep = clock, sleep
         self._paused_until = 0.0
         self._lock = threading.Lock()

@@ -5,7 +5,9 @@ Definitions (see docs/parallel-execution.md):
 * step speedup = sum of the agents' own `act()` seconds / the step's wall seconds
   (measured; 10 agents of 0.2 s each on 2 workers read about 2, not 10);
 * ``avg_parallel_speedup`` = running mean of step speedups over timed parallel steps;
-* errors, timeouts and busy skips are counted even when timing is off.
+* errors, timeouts and busy skips are counted even when timing is off;
+* LLM usage (requests, retries, 429s, throttled seconds, tokens, estimated cost) is
+  what the process's client did while this world's steps ran, in either mode.
 """
 
 from __future__ import annotations
@@ -16,8 +18,12 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from tinytroupe.clients.usage import UsageSnapshot
+
 #: Step wall times kept for the percentile summary (the mean and max cover all steps).
 _WALL_WINDOW = 1000
+#: Per-step LLM usage entries kept (`step_usage()`).
+_STEPS_KEPT = 10_000
 
 
 @dataclass(frozen=True)
@@ -30,9 +36,6 @@ class StepRecord:
     errors: int
     timeouts: int
     skipped_busy: int
-    llm_calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
 
 
 class ParallelMetrics:
@@ -52,9 +55,9 @@ class ParallelMetrics:
             self._timeouts = 0
             self._skipped_busy = 0
             self._agent_turns = 0
-            self._llm_calls = 0
-            self._prompt_tokens = 0
-            self._completion_tokens = 0
+            self._llm = UsageSnapshot()
+            self._cost: float | None = None
+            self._step_usage: deque[dict[str, Any]] = deque(maxlen=_STEPS_KEPT)
             self._last_wall: float | None = None
             self._last_speedup: float | None = None
             self._wall_sum = 0.0
@@ -69,9 +72,6 @@ class ParallelMetrics:
             self._timeouts += step.timeouts
             self._skipped_busy += step.skipped_busy
             self._agent_turns += step.agents_completed
-            self._llm_calls += step.llm_calls
-            self._prompt_tokens += step.prompt_tokens
-            self._completion_tokens += step.completion_tokens
             if step.wall_seconds is None:
                 return
             self._last_wall = step.wall_seconds
@@ -87,6 +87,20 @@ class ParallelMetrics:
     def record_sequential_step(self) -> None:
         with self._lock:
             self._sequential_steps += 1
+
+    def record_step_usage(self, step: int, parallel: bool, used: UsageSnapshot,
+                          cost: float | None) -> None:
+        """LLM usage of one step (either mode), with its estimated cost if priced."""
+        with self._lock:
+            self._llm.add(used.as_dict())
+            if cost is not None:
+                self._cost = (self._cost or 0.0) + cost
+            self._step_usage.append({"step": step, "parallel": parallel, **used.as_dict(),
+                                     "estimated_cost": cost})
+
+    def step_usage(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(entry) for entry in self._step_usage]
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
@@ -110,7 +124,12 @@ class ParallelMetrics:
                     "p95": walls[min(window - 1, int(0.95 * window))] if walls else None,
                     "max": self._wall_max if self._wall_count else None,
                 },
-                "llm_calls": self._llm_calls,
-                "prompt_tokens": self._prompt_tokens,
-                "completion_tokens": self._completion_tokens,
+                "llm_calls": self._llm.requests,
+                "llm_retries": self._llm.retries,
+                "llm_rate_limited": self._llm.rate_limited,
+                "llm_failures": self._llm.failures,
+                "llm_throttled_seconds": self._llm.throttled_seconds,
+                "prompt_tokens": self._llm.prompt_tokens,
+                "completion_tokens": self._llm.completion_tokens,
+                "estimated_cost": self._cost,
             }

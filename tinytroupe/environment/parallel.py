@@ -30,7 +30,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tinytroupe.agent import TinyPerson
-from tinytroupe.clients.usage import usage
 from tinytroupe.config import config_manager
 from tinytroupe.environment.metrics import ParallelMetrics, StepRecord
 from tinytroupe.environment.worker_pool import WorkerPool
@@ -139,7 +138,6 @@ class ParallelStepRunner:
         outcome = StepOutcome()
         ready = self._ready_agents(agents, outcome)
         pool = self._pool_for(len(ready))
-        before = usage.snapshot()
         start = time.perf_counter()
         turns: dict[Future, _AgentTurn] = {}
         for agent in ready:
@@ -159,14 +157,12 @@ class ParallelStepRunner:
                 self._abandon(future, turns[future].agent)
                 outcome.timed_out.append(turns[future].agent.name)
         self._collect(turns, outcome, step, timeout)
-        llm = usage.snapshot().minus(before)
         self.metrics.record_parallel_step(StepRecord(
             wall_seconds=wall if timed else None,
             agent_seconds=sum(t.seconds for t in turns.values()),
             agents_completed=len(outcome.results), errors=len(outcome.failures),
             timeouts=len(outcome.timed_out),
-            skipped_busy=len(outcome.skipped_busy), llm_calls=llm.requests,
-            prompt_tokens=llm.prompt_tokens, completion_tokens=llm.completion_tokens))
+            skipped_busy=len(outcome.skipped_busy)))
         return outcome
 
     def _ready_agents(self, agents: list[TinyPerson], outcome: StepOutcome) -> list[TinyPerson]:

@@ -16,6 +16,7 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tinytroupe.agent.display import console
+from tinytroupe.clients.usage import estimated_cost, usage
 from tinytroupe.config import config_manager
 from tinytroupe.environment.base_world import BaseWorld
 from tinytroupe.environment.parallel import ParallelStepError, ParallelStepRunner
@@ -35,7 +36,20 @@ class TinyWorld(BaseWorld):
         self._finalizer = weakref.finalize(self, self._parallel.close)
         self._progress_task: tuple[Progress, Any] | None = None
 
-    # --- parallel step --------------------------------------------------------------
+    # --- steps ----------------------------------------------------------------------
+
+    def _step(self, timedelta_per_step: timedelta | None = None,
+              randomize_agents_order: bool = True, parallelize: bool = False
+              ) -> dict[str, list[dict]]:
+        """A step of either mode, with the LLM usage it caused recorded."""
+        before = usage.snapshot()
+        step = self.steps_done + 1
+        try:
+            return super()._step(timedelta_per_step, randomize_agents_order, parallelize)
+        finally:
+            used = usage.snapshot().minus(before)
+            self._parallel.metrics.record_step_usage(step, bool(parallelize), used,
+                                                     estimated_cost(used))
 
     def _step_in_parallel(self, timedelta_per_step: timedelta | None = None,
                           randomize_agents_order: bool = True) -> dict[str, list[dict]]:
@@ -68,6 +82,19 @@ class TinyWorld(BaseWorld):
 
     def reset_parallel_metrics(self) -> None:
         self._parallel.metrics.reset()
+
+    def get_step_usage(self) -> list[dict[str, Any]]:
+        """LLM usage and estimated cost of each recent step (the last 10,000)."""
+        return self._parallel.metrics.step_usage()
+
+    def get_agent_usage(self) -> dict[str, dict[str, Any]]:
+        """LLM usage and estimated cost of each agent of this world, since the process
+        started (or `usage.reset()`): requests, retries, 429s, tokens, cost."""
+        report = {}
+        for agent in self.agents:
+            used = usage.snapshot(agent.name)
+            report[agent.name] = {**used.as_dict(), "estimated_cost": estimated_cost(used)}
+        return report
 
     def get_agent_failures(self) -> list[dict[str, Any]]:
         """The most recent agent failures and timeouts (step, agent, error_type, message)."""

@@ -139,6 +139,11 @@ class FakeLLMApp:
         user = body.get("user") if isinstance(body.get("user"), str) else None
         names = [n for n in (agent_name(messages), user) if n]
         agent = names[0] if names else None
+        wait = self.policy.over_quota()
+        if wait is not None:
+            self.stats.count("limited", agent)
+            return _error(429, "rate limit reached (fake provider quota)", "rate_limit_exceeded",
+                          {"Retry-After": f"{max(wait, 0.001):.3f}"})
         kind = self.policy.choose(names)
         if kind == "hang":
             self.stats.count("hang", agent)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -58,7 +59,10 @@ class FaultPlan:
     most 1); `by_agent` maps an agent name to the kind every request of that agent gets
     (it takes precedence over probabilities). `retry_after` is the ``Retry-After`` of a
     429, in seconds: a number or a (min, max) uniform range. `drip_seconds` is how long a
-    ``slow_drip`` body takes to arrive. `seed` seeds the draws.
+    ``slow_drip`` body takes to arrive. `seed` seeds the draws. `rate_limit`, a pair
+    (requests, window seconds), makes the server behave like a provider's quota: a
+    request beyond `requests` admitted in the last `window` seconds gets a 429 whose
+    ``Retry-After`` says when the window frees up (outcome ``limited``).
     """
 
     probabilities: dict[str, float] = field(default_factory=dict)
@@ -66,6 +70,7 @@ class FaultPlan:
     retry_after: float | Range = 1.0
     drip_seconds: float = 2.0
     seed: int = 0
+    rate_limit: tuple[int, float] | None = None
 
     def __post_init__(self) -> None:
         for kind, p in self.probabilities.items():
@@ -79,11 +84,18 @@ class FaultPlan:
         self.retry_after = as_range(self.retry_after, "FaultPlan.retry_after")
         if self.drip_seconds < 0:
             raise ValueError(f"FaultPlan.drip_seconds: {self.drip_seconds} is negative")
+        if self.rate_limit is not None:
+            requests, window = self.rate_limit
+            if int(requests) < 1 or float(window) <= 0:
+                raise ValueError(f"FaultPlan.rate_limit: need (requests >= 1, window > 0), "
+                                 f"got {self.rate_limit!r}")
+            self.rate_limit = (int(requests), float(window))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FaultPlan:
         """A plan from its JSON form (the keys of the dataclass; unknown keys are an error)."""
-        unknown = set(data) - {"probabilities", "by_agent", "retry_after", "drip_seconds", "seed"}
+        unknown = set(data) - {"probabilities", "by_agent", "retry_after", "drip_seconds", "seed",
+                               "rate_limit"}
         if unknown:
             raise ValueError(f"FaultPlan: unknown keys {sorted(unknown)}")
         return cls(**data)
@@ -92,6 +104,8 @@ class FaultPlan:
         """The JSON form of the plan (the inverse of `from_dict`)."""
         data = asdict(self)
         data["retry_after"] = list(self.retry_after)  # type: ignore[arg-type]
+        if self.rate_limit is not None:
+            data["rate_limit"] = list(self.rate_limit)
         return data
 
 
@@ -113,6 +127,7 @@ class FaultPolicy:
         with self._lock:
             self._plan = plan
             self._rng = random.Random(plan.seed)
+            self._admitted: deque[float] = deque()
 
     def fail_all_until(self, deadline: float, kind: str = "429") -> None:
         """Every request gets `kind` until ``time.monotonic()`` reaches `deadline`."""
@@ -139,6 +154,21 @@ class FaultPolicy:
                 if draw < total:
                     return kind
         return None
+
+    def over_quota(self) -> float | None:
+        """With a `rate_limit`: None and the request is admitted, or the seconds until
+        the window frees up (the request is refused and not counted)."""
+        if self._plan.rate_limit is None:
+            return None
+        limit, window = self._plan.rate_limit
+        with self._lock:
+            now = time.monotonic()
+            while self._admitted and self._admitted[0] <= now - window:
+                self._admitted.popleft()
+            if len(self._admitted) >= limit:
+                return self._admitted[0] + window - now
+            self._admitted.append(now)
+            return None
 
     def retry_after(self) -> float:
         """Seconds for the ``Retry-After`` of a 429 (drawn from the plan's range)."""

@@ -15,7 +15,7 @@ from typing import Any
 from tinytroupe.testing.faults import KINDS
 
 #: How a request can be answered: normally, with an injected fault, or with an error.
-OUTCOMES: tuple[str, ...] = ("ok", *KINDS, "bad_request", "error")
+OUTCOMES: tuple[str, ...] = ("ok", *KINDS, "limited", "bad_request", "error")
 
 
 class RequestStats:

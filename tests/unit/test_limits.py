@@ -1,0 +1,126 @@
+"""Client-side provider limits: windows hold, tokens are corrected, 429s cut concurrency."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from tinytroupe.clients.limits import AdaptiveConcurrency, ProviderGate, SlidingWindow
+
+
+def max_in_any_window(stamps: list[float], window: float) -> int:
+    stamps = sorted(stamps)
+    best, start = 0, 0
+    for end, stamp in enumerate(stamps):
+        while stamps[start] <= stamp - window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def test_sliding_window_never_admits_more_than_the_limit_in_any_window() -> None:
+    window, limit = 0.3, 5
+    limiter = SlidingWindow(limit, window)
+    stamps: list[float] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        for _ in range(3):
+            limiter.reserve(1)
+            with lock:
+                stamps.append(time.monotonic())
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=20)
+    assert len(stamps) == 18
+    assert max_in_any_window(stamps, window) <= limit
+    assert max(stamps) - min(stamps) >= 3 * window  # 18 units at 5 per window: 4 windows
+
+
+def test_token_corrections_free_or_take_capacity() -> None:
+    now = [0.0]
+    limiter = SlidingWindow(100, 60, clock=lambda: now[0])
+    first = limiter.reserve(90)
+    limiter.correct(first, 10)  # the answer was shorter than estimated
+    limiter.reserve(90)  # fits now: 10 + 90 <= 100, would block without the correction
+    assert limiter._used == 100
+    now[0] = 61.0
+    limiter.reserve(100)  # the window moved on
+    assert limiter._used == 100
+
+
+def test_an_oversized_request_goes_through_alone() -> None:
+    limiter = SlidingWindow(10, 60)
+    limiter.reserve(50)  # bigger than the limit, nothing else in the window: admitted
+    assert limiter._used == 50
+
+
+def test_adaptive_concurrency_halves_once_per_burst_and_regrows() -> None:
+    now = [0.0]
+    gate = AdaptiveConcurrency(ceiling=16, cooldown=1.0, clock=lambda: now[0])
+    for _ in range(16):
+        gate.acquire()
+    for _ in range(8):  # a burst of 429s
+        gate.release(rate_limited=True)
+    assert gate.limit == 8  # cut once, not eight times
+    now[0] = 2.0
+    gate.release(rate_limited=True)
+    assert gate.limit == 4  # a later 429, after the cool-down, cuts again
+    for _ in range(7):
+        gate.release(rate_limited=False)
+    assert gate.limit == 11 and gate.in_flight == 0
+    for _ in range(20):
+        gate.acquire()
+        gate.release(rate_limited=False)
+    assert gate.limit == 16  # back to the configured cap, never above
+
+
+def test_uncapped_concurrency_becomes_uncapped_again_after_recovery() -> None:
+    gate = AdaptiveConcurrency(ceiling=None)
+    for _ in range(10):
+        gate.acquire()
+    gate.release(rate_limited=True)
+    assert gate.limit == 5
+    for _ in range(9):
+        gate.release(rate_limited=False)
+    gate.acquire()
+    gate.release(rate_limited=False)
+    assert gate.limit == float("inf")
+
+
+def test_adaptive_concurrency_blocks_beyond_the_limit() -> None:
+    gate = AdaptiveConcurrency(ceiling=2)
+    gate.acquire()
+    gate.acquire()
+    entered = threading.Event()
+
+    def third() -> None:
+        gate.acquire()
+        entered.set()
+
+    thread = threading.Thread(target=third, daemon=True)
+    thread.start()
+    assert not entered.wait(0.2)  # blocked while two are in flight
+    gate.release(rate_limited=False)
+    assert entered.wait(5)
+
+
+def test_gate_pause_holds_new_requests_and_counts_the_wait() -> None:
+    gate = ProviderGate()
+    gate.pause(0.2)
+    start = time.monotonic()
+    with gate.slot(estimated_tokens=10) as reservation:
+        pass
+    assert time.monotonic() - start >= 0.19
+    assert reservation.waited >= 0.19
+
+
+@pytest.mark.parametrize("bad", [(0, 60), (10, 0)])
+def test_window_rejects_nonsense(bad) -> None:
+    with pytest.raises(ValueError):
+        SlidingWindow(*bad)
