@@ -30,8 +30,8 @@ def test_talk_is_delivered_exactly_once_to_its_target(trio) -> None:
     world._handle_actions(a, [{"type": "TALK", "content": "hi B", "target": "B"}])
     assert conversation(b) == [("A", "hi B")]
     assert conversation(a) == conversation(c) == []
-    assert list(world.transcript)[-1] | {"datetime": None} == {
-        "step": 1, "datetime": None, "type": "TALK", "source": "A", "target": "B",
+    assert list(world.transcript)[-1] | {"simulated_time": None} == {
+        "step": 1, "simulated_time": None, "type": "TALK", "source": "A", "target": "B",
         "content": "hi B"}
 
 

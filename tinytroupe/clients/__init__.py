@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 from typing import Any, Protocol
 
+from tinytroupe.clients.cache import CachedClient, ResponseCache
 from tinytroupe.clients.errors import (
     LLMConfigurationError,
     LLMError,
@@ -68,6 +70,12 @@ def get_client() -> ChatClient:
 
 
 def _settings() -> tuple:
+    cache = (str(Path(config_manager.get("cache_file_name")).resolve())
+             if config_manager.get("cache_api_calls") else None)
+    return (cache, config_manager.get("model"), *_endpoint_settings())
+
+
+def _endpoint_settings() -> tuple:
     get = config_manager.get
     api_type = get("api_type")
     if api_type == "offline":
@@ -100,6 +108,12 @@ def _settings() -> tuple:
 
 
 def _build(settings: tuple) -> ChatClient:
+    cache, model, *endpoint = settings
+    client = _build_endpoint(tuple(endpoint))
+    return CachedClient(client, ResponseCache(cache), model) if cache else client
+
+
+def _build_endpoint(settings: tuple) -> ChatClient:
     if settings[0] == "offline":
         return OfflineClient()
     (api_type, url, key, model, timeout, attempts, base_delay, max_delay, cap,

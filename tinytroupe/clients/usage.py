@@ -22,6 +22,8 @@ class UsageSnapshot:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     throttled_seconds: float = 0.0  # waited for client-side limits before sending
+    cache_hits: int = 0  # answers served by the response cache (no request)
+    cache_misses: int = 0
 
     def minus(self, earlier: UsageSnapshot) -> UsageSnapshot:
         """What happened between `earlier` and this snapshot."""

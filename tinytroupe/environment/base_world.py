@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -19,13 +20,18 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, ClassVar
 
 from tinytroupe.agent import TinyPerson
 from tinytroupe.agent.display import show_world
 from tinytroupe.config import config_defaults, config_manager
+from tinytroupe.environment.checkpoint import read_checkpoint, write_checkpoint
 
 logger = logging.getLogger("tinytroupe")
+
+#: Where a seeded world's clock starts when no initial_datetime is given.
+SEEDED_START = datetime(2025, 1, 1, 9, 0)
 
 #: Transcript events kept per world by default (oldest dropped first; None: all).
 TRANSCRIPT_MAX_EVENTS = 100_000
@@ -48,14 +54,17 @@ class BaseWorld:
             if self.name in BaseWorld.all_environments:
                 raise ValueError(f"Environment name {self.name!r} is already in use.")
             BaseWorld.all_environments[self.name] = self
-        self.current_datetime = initial_datetime or datetime.now()
+        seed = config_manager.get("random_seed") if seed is None else seed
+        if initial_datetime is None:  # a seeded run must not depend on the wall clock
+            initial_datetime = SEEDED_START if seed is not None else datetime.now()
+        self.current_datetime = initial_datetime
         self.broadcast_if_no_target = broadcast_if_no_target
         self.agents: list[TinyPerson] = []
         self.name_to_agent: dict[str, TinyPerson] = {}
         self.interventions: list[Any] = list(interventions or [])
         self.transcript: deque[dict[str, Any]] = deque(maxlen=max_transcript_events)
         self.steps_done = 0
-        self._random = random.Random(config_manager.get("random_seed") if seed is None else seed)
+        self._random = random.Random(seed)
         self.add_agents(agents or [])
 
     def __repr__(self) -> str:
@@ -132,16 +141,23 @@ class BaseWorld:
 
     # --- running --------------------------------------------------------------------
 
-    @config_defaults(parallelize="parallel_agent_actions")
+    @config_defaults(parallelize="parallel_agent_actions", checkpoint_every="checkpoint_every",
+                     checkpoint_path="checkpoint_path")
     def run(self, steps: int, timedelta_per_step: timedelta | None = None,
             return_actions: bool = False, randomize_agents_order: bool = True,
-            parallelize: bool | None = None) -> list[dict[str, list[dict]]] | None:
+            parallelize: bool | None = None, checkpoint_every: int | None = None,
+            checkpoint_path: str | Path | None = None) -> list[dict[str, list[dict]]] | None:
         """Run `steps` steps; with `return_actions`, return each step's actions by agent.
 
-        `parallelize=None` takes ``PARALLEL_AGENT_ACTIONS`` from the configuration.
+        `parallelize=None` takes ``PARALLEL_AGENT_ACTIONS`` from the configuration. With
+        `checkpoint_every=K`, the complete state is written atomically to
+        `checkpoint_path` every K steps and at the end (see `resume`).
         """
         if steps < 0:
             raise ValueError(f"steps must be >= 0, got {steps}")
+        if checkpoint_every is not None and checkpoint_path is None:
+            raise ValueError("run(checkpoint_every=...) needs checkpoint_path= (or "
+                             "CHECKPOINT_PATH in config.ini)")
         results = []
         with self._progress(steps) as advance:
             for i in range(steps):
@@ -150,7 +166,32 @@ class BaseWorld:
                 actions = self._step(timedelta_per_step, randomize_agents_order, parallelize)
                 results.append(actions)
                 advance()
+                if checkpoint_every and (self.steps_done % checkpoint_every == 0
+                                         or i == steps - 1):
+                    self.save_checkpoint(checkpoint_path)
         return results if return_actions else None
+
+    def save_checkpoint(self, path: str | Path) -> Path:
+        """Write the complete state to `path` atomically (the previous one is kept as .prev)."""
+        return write_checkpoint(path, self.encode_complete_state())
+
+    @classmethod
+    def resume(cls, checkpoint_path: str | Path, **world_kwargs: Any) -> BaseWorld:
+        """Rebuild a world and its agents from a checkpoint; `run()` continues from the
+        next step. Raises `CheckpointError` for a missing, truncated or corrupted file."""
+        state = read_checkpoint(checkpoint_path)
+        world = cls(state["name"], **world_kwargs)
+        return world.decode_complete_state(state)
+
+    def export_transcript(self, path: str | Path) -> Path:
+        """Write the transcript as JSONL, one delivered event per line, in delivery order:
+        step, simulated_time, type, source, target, content. Reproducible runs write
+        byte-identical files."""
+        path = Path(path)
+        with path.open("w", encoding="utf-8") as out:
+            for event in self.transcript:
+                out.write(json.dumps(event, ensure_ascii=False, sort_keys=True) + "\n")
+        return path
 
     @contextmanager
     def _progress(self, steps: int) -> Iterator[Any]:
@@ -281,7 +322,8 @@ class BaseWorld:
 
     def _record(self, kind: str, source: TinyPerson | None, target: str, content: str) -> None:
         self.transcript.append({
-            "step": self.steps_done + 1, "datetime": str(self.current_datetime), "type": kind,
+            "step": self.steps_done + 1, "simulated_time": self.current_datetime.isoformat(),
+            "type": kind,
             "source": source.name if source is not None else None, "target": target,
             "content": content,
         })
@@ -295,6 +337,9 @@ class BaseWorld:
             "current_datetime": self.current_datetime.isoformat(),
             "broadcast_if_no_target": self.broadcast_if_no_target,
             "steps_done": self.steps_done,
+            "random_state": _random_state_to_json(self._random.getstate()),
+            "max_transcript_events": self.transcript.maxlen,
+            "transcript": list(self.transcript),
             "agents": [agent.encode_complete_state() for agent in self.agents],
         }
 
@@ -303,6 +348,10 @@ class BaseWorld:
         self.current_datetime = datetime.fromisoformat(state["current_datetime"])
         self.broadcast_if_no_target = state.get("broadcast_if_no_target", True)
         self.steps_done = state.get("steps_done", 0)
+        if "random_state" in state:
+            self._random.setstate(_random_state_from_json(state["random_state"]))
+        self.transcript = deque(state.get("transcript", []),
+                                maxlen=state.get("max_transcript_events", TRANSCRIPT_MAX_EVENTS))
         self.remove_all_agents()
         agents = [TinyPerson.all_agents.get(s["name"]) or TinyPerson(s["name"])
                   for s in state["agents"]]
@@ -310,3 +359,13 @@ class BaseWorld:
         for agent, agent_state in zip(agents, state["agents"], strict=True):
             agent.decode_complete_state(agent_state)
         return self
+
+
+def _random_state_to_json(state: tuple) -> list:
+    version, internal, gauss = state
+    return [version, list(internal), gauss]
+
+
+def _random_state_from_json(state: list) -> tuple:
+    version, internal, gauss = state
+    return (version, tuple(internal), gauss)

@@ -1,0 +1,87 @@
+"""A file-backed cache of LLM answers, so that a replayed run makes no network calls.
+
+Keys are a SHA-256 of the request's canonical JSON (model, messages, parameters), so
+the same prompt gets the same answer back; values are the answer text and its token
+usage. The store is SQLite in WAL mode: safe for many threads (one connection per
+thread), and a process killed mid-write loses at most the answer being written, never
+the file. Nothing is pickled: loading a cache can never run code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+from tinytroupe.clients.openai_client import Completion
+from tinytroupe.clients.usage import usage
+
+_SCHEMA = """CREATE TABLE IF NOT EXISTS answers (
+    key TEXT PRIMARY KEY, content TEXT NOT NULL,
+    prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL)"""
+
+
+def request_key(model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> str:
+    """A stable hash of everything that determines the answer (not the agent's name)."""
+    relevant = {k: v for k, v in params.items() if k != "user" and v is not None}
+    canonical = json.dumps({"model": model, "messages": messages, "params": relevant},
+                           sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class ResponseCache:
+    """SQLite-backed map from request key to `Completion`. Thread-safe."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._connection().execute(_SCHEMA)
+
+    def _connection(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            self._local.connection = connection
+        return connection
+
+    def get(self, key: str) -> Completion | None:
+        row = self._connection().execute(
+            "SELECT content, prompt_tokens, completion_tokens FROM answers WHERE key = ?",
+            (key,)).fetchone()
+        return Completion(*row) if row else None
+
+    def put(self, key: str, completion: Completion) -> None:
+        self._connection().execute(
+            "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)",
+            (key, completion.content, completion.prompt_tokens, completion.completion_tokens))
+
+    def __len__(self) -> int:
+        return self._connection().execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+
+
+class CachedClient:
+    """A `ChatClient` that answers from `cache` when it can and asks `inner` otherwise."""
+
+    def __init__(self, inner: Any, cache: ResponseCache, model: str) -> None:
+        self.inner, self.cache, self.model = inner, cache, model
+
+    def complete(self, messages: list[dict[str, Any]], **params: Any) -> Completion:
+        key = request_key(self.model, messages, params)
+        cached = self.cache.get(key)
+        if cached is not None:
+            usage.add(params.get("user"), cache_hits=1)
+            return cached
+        usage.add(params.get("user"), cache_misses=1)
+        completion = self.inner.complete(messages, **params)
+        self.cache.put(key, completion)
+        return completion
+
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if close is not None:
+            close()
