@@ -5,7 +5,8 @@ A checkpoint is JSON: ``{"format": "tinytroupe-checkpoint", "version": 1,
 goes to a temporary file in the same folder, is fsync'ed, then renamed over the
 target, so a process killed at any moment leaves either the old file or the new one
 at `path`, never a torn one or none; the file it replaces is kept as ``<path>.prev``.
-Reading checks the envelope and the hash, so a truncated or corrupted file is reported, not half-loaded.
+Reading checks the envelope and the hash, so a truncated or corrupted file is
+reported, not half-loaded.
 """
 
 from __future__ import annotations
