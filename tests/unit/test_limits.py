@@ -124,3 +124,24 @@ def test_gate_pause_holds_new_requests_and_counts_the_wait() -> None:
 def test_window_rejects_nonsense(bad) -> None:
     with pytest.raises(ValueError):
         SlidingWindow(*bad)
+
+
+def test_a_pause_that_starts_while_a_request_waits_for_a_slot_holds_it_back() -> None:
+    gate = ProviderGate(max_concurrent=1)
+    entered = threading.Event()
+    started_at: list[float] = []
+
+    def second() -> None:
+        entered.set()
+        with gate.slot(estimated_tokens=1):
+            started_at.append(time.monotonic())
+
+    with gate.slot(estimated_tokens=1) as first:
+        waiter = threading.Thread(target=second)
+        waiter.start()
+        assert entered.wait(5)
+        first.rate_limited = True
+        gate.pause(0.3)  # the 429's Retry-After, set before the slot is released
+        paused_at = time.monotonic()
+    waiter.join(timeout=10)
+    assert started_at and started_at[0] - paused_at >= 0.29

@@ -450,3 +450,54 @@ def test_progress_bar_is_shown_for_multi_step_runs_only_when_display_is_on(capsy
         world.run(2, parallelize=True)
     out = capsys.readouterr().out
     assert "shown steps" in out and "errors 0" in out
+
+
+def test_turns_still_queued_at_the_deadline_are_cancelled_not_run_later(release) -> None:
+    config_manager.set("max_workers", 1)
+    config_manager.set("parallel_execution_timeout", 0.3)
+    agents = ring(3)
+    agents[0].behaviour = lambda _a: release.wait()
+    with TinyWorld("queued", agents, seed=1) as world:
+        assert world._step_in_parallel(randomize_agents_order=False) == {}
+        assert world.get_parallel_metrics()["parallel_timeouts"] == 3
+        release.set()
+        assert agents[0].finished.wait(5)
+        result = world._step_in_parallel(randomize_agents_order=False)
+    assert [a.turns for a in agents] == [2, 1, 1]  # A1 and A2 never ran in step 1
+    assert set(result) == {"A0", "A1", "A2"}
+
+
+def test_a_timed_out_agent_keeps_nothing_of_its_late_turn(release, monkeypatch) -> None:
+    from tinytroupe.clients import OfflineClient
+
+    class SlowForSlow(OfflineClient):
+        def complete(self, messages, **params):
+            if params.get("user") == "Slow":
+                release.wait(10)
+            return super().complete(messages, **params)
+
+    client = SlowForSlow()
+    monkeypatch.setattr("tinytroupe.agent.tiny_person.get_client", lambda: client)
+    config_manager.set("parallel_execution_timeout", 0.3)
+    slow, fast = TinyPerson("Slow"), TinyPerson("Fast")
+    with TinyWorld("late", [slow, fast]) as world:
+        world.make_everyone_accessible()
+        world._step_in_parallel()
+        release.set()
+        deadline = time.monotonic() + 10
+        while world._parallel.is_busy("Slow") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not world._parallel.is_busy("Slow")
+    kinds = {e["role"] for e in slow.episodic_memory.retrieve_all()}
+    assert "assistant" not in kinds  # its late actions were never applied
+    assert slow.pop_latest_actions() == []
+
+
+def test_sequential_steps_skip_an_agent_still_busy_from_a_parallel_timeout(release) -> None:
+    config_manager.set("parallel_execution_timeout", 0.3)
+    agents = ring(2)
+    agents[0].behaviour = lambda _a: release.wait()
+    with TinyWorld("mixed", agents) as world:
+        world._step_in_parallel()
+        result = world._step_sequentially()  # would block on A0's lock if it waited
+        assert set(result) == {"A1"}

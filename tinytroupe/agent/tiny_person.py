@@ -9,6 +9,7 @@ message to an agent (`listen`) never waits for that agent's slow or hung model c
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -60,6 +61,7 @@ class TinyPerson:
         self._actions_buffer: list[dict[str, str]] = []
         self._prompt_version = 0
         self._prompt_cache: tuple[Any, str, str] | None = None
+        self._turn_guard: Any = None  # set by a parallel step while it runs our turn
         self._lock = threading.RLock()
         self._acting = threading.Lock()
         self.environment: Any = None
@@ -227,24 +229,27 @@ class TinyPerson:
 
         With `n`, take at most `n` actions; otherwise with `until_done`, keep asking
         until a DONE action or `MAX_ACTIONS_BEFORE_DONE`; else make one LLM call.
-        Raises an `LLMError` when the model cannot be reached or its answer stays
-        malformed; actions already taken in this call stay in memory and the buffer.
+        The actions of one `act()` are committed together at its end (memory, buffer,
+        mental state), so an `act()` that raises an `LLMError` (model unreachable,
+        answer malformed after repairs) leaves no trace of itself.
         """
         limit = n if n is not None else config_manager.get("max_actions_before_done")
         taken: list[dict[str, str]] = []
+        state: dict[str, Any] = {}
         with self._acting:
             while len(taken) < limit:
-                actions, state = self._next_actions()
+                actions, state = self._next_actions(taken)
                 actions = actions[: limit - len(taken)]
-                self._commit(actions, state)
                 taken.extend(actions)
                 if any(a["type"] == "DONE" for a in actions) or (n is None and not until_done):
                     break
+            self._commit(taken, state)
         return taken if return_actions else None
 
-    def _next_actions(self) -> tuple[list[dict[str, str]], dict[str, Any]]:
+    def _next_actions(self, taken: list[dict[str, str]]
+                      ) -> tuple[list[dict[str, str]], dict[str, Any]]:
         """One model answer, parsed; malformed answers are retried with the error shown."""
-        messages = self._messages()
+        messages = self._messages(taken)
         client = get_client()
         repairs = config_manager.get("max_output_repair_attempts")
         for attempt in range(repairs + 1):
@@ -263,12 +268,14 @@ class TinyPerson:
         raise LLMOutputError(f"{self.name}: the model's answer stayed malformed after "
                              f"{repairs + 1} attempts: {error}")
 
-    def _messages(self) -> list[dict[str, str]]:
+    def _messages(self, taken: list[dict[str, str]] | None = None) -> list[dict[str, str]]:
+        """The request: persona, recent memory, then this act's actions so far."""
         with self._lock:
             persona_json, accessible_json = self._prompt_parts()
             system = prompts.system_message_from_json(persona_json, accessible_json,
                                                       self._mental_state)
             episodes = self.episodic_memory.recent_messages()
+        episodes += [prompts.episode_message(self._action_episode(a)) for a in taken or ()]
         return prompts.act_messages(system, episode_messages=episodes)
 
     def _prompt_parts(self) -> tuple[str, str]:
@@ -287,20 +294,31 @@ class TinyPerson:
                                   prompts.to_json(accessible))
         return self._prompt_cache[1], self._prompt_cache[2]
 
-    def _commit(self, actions: list[dict[str, str]], state: dict[str, Any]) -> None:
-        with self._lock:
-            for action in actions:
-                self.episodic_memory.store({
-                    "role": "assistant", "content": {"action": action}, "type": "action",
-                    "simulation_timestamp": self._mental_state["datetime"],
-                })
-                self._actions_buffer.append(action)
-            for key in ("goals", "attention", "emotions"):
-                if key in state:
-                    self._mental_state[key] = state[key]
+    def _action_episode(self, action: dict[str, str]) -> dict[str, Any]:
+        return {"role": "assistant", "content": {"action": action}, "type": "action",
+                "simulation_timestamp": self._mental_state["datetime"]}
+
+    def _commit(self, actions: list[dict[str, str]], state: dict[str, Any]) -> bool:
+        """Apply an act's outcome: memory, buffer, mental state (and display).
+
+        While a parallel step runs this agent's turn, `_turn_guard` is that turn: once
+        the step gave up on the turn (timeout), nothing is applied and False returned.
+        """
+        guard = self._turn_guard
+        with guard.lock if guard is not None else contextlib.nullcontext():
+            if guard is not None and guard.abandoned:
+                return False
+            with self._lock:
+                for action in actions:
+                    self.episodic_memory.store(self._action_episode(action))
+                    self._actions_buffer.append(action)
+                for key in ("goals", "attention", "emotions"):
+                    if key in state:
+                        self._mental_state[key] = state[key]
         if TinyPerson.communication_display:
             for action in actions:
                 show_action(self.name, action)
+        return True
 
     def pop_latest_actions(self) -> list[dict[str, str]]:
         """The actions buffered since the last pop, oldest first; clears the buffer."""
@@ -319,7 +337,6 @@ class TinyPerson:
                 "episodic_memory": self.episodic_memory.encode(),
                 "accessible_agents": [{"name": a.name, "relation": self._relations.get(a.name)}
                                       for a in self.accessible_agents],
-                "actions_buffer": self._actions_buffer,
             })
 
     def decode_complete_state(self, state: dict[str, Any]) -> TinyPerson:
@@ -331,7 +348,7 @@ class TinyPerson:
             self._prompt_version += 1
             self._mental_state = state["mental_state"]
             self.episodic_memory = EpisodicMemory.decode(state["episodic_memory"])
-            self._actions_buffer = state.get("actions_buffer", [])
+            self._actions_buffer = []  # undelivered actions belong to no saved state
             self.accessible_agents, self._relations = [], {}
             for entry in state.get("accessible_agents", []):
                 other = TinyPerson.all_agents.get(entry["name"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 import threading
 from pathlib import Path
@@ -18,6 +19,8 @@ from typing import Any
 
 from tinytroupe.clients.openai_client import Completion
 from tinytroupe.clients.usage import usage
+
+logger = logging.getLogger("tinytroupe")
 
 _SCHEMA = """CREATE TABLE IF NOT EXISTS answers (
     key TEXT PRIMARY KEY, content TEXT NOT NULL,
@@ -50,15 +53,24 @@ class ResponseCache:
         return connection
 
     def get(self, key: str) -> Completion | None:
-        row = self._connection().execute(
-            "SELECT content, prompt_tokens, completion_tokens FROM answers WHERE key = ?",
-            (key,)).fetchone()
+        """The cached answer, or None (also when the store cannot be read: a miss)."""
+        try:
+            row = self._connection().execute(
+                "SELECT content, prompt_tokens, completion_tokens FROM answers WHERE key = ?",
+                (key,)).fetchone()
+        except sqlite3.Error as exc:
+            logger.warning("response cache %s unreadable (%s); asking the model", self.path, exc)
+            return None
         return Completion(*row) if row else None
 
     def put(self, key: str, completion: Completion) -> None:
-        self._connection().execute(
-            "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)",
-            (key, completion.content, completion.prompt_tokens, completion.completion_tokens))
+        """Store an answer; a store that cannot be written loses the entry, not the answer."""
+        try:
+            self._connection().execute(
+                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)",
+                (key, completion.content, completion.prompt_tokens, completion.completion_tokens))
+        except sqlite3.Error as exc:
+            logger.warning("response cache %s not written (%s)", self.path, exc)
 
     def __len__(self) -> int:
         return self._connection().execute("SELECT COUNT(*) FROM answers").fetchone()[0]

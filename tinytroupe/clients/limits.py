@@ -2,16 +2,16 @@
 
 `ProviderGate` is what a request passes before it is sent:
 
-1. a **pause** after a 429: when the provider says ``Retry-After: s``, no new request
-   of this process is sent before s seconds have passed;
-2. **requests per minute** and **tokens per minute** (`SlidingWindow`): at most
-   `limit` units in any window, so that a provider's own window never sees more; a
-   request's tokens are estimated before sending and corrected with the usage the
-   response reports;
-3. **adaptive concurrency** (`AdaptiveConcurrency`): at most
+1. **adaptive concurrency** (`AdaptiveConcurrency`): at most
    ``MAX_CONCURRENT_MODEL_CALLS`` calls in flight (None = no fixed cap); each 429
    halves the effective cap (at most once per cool-down, so one burst of 429s halves
-   it once), and every success raises it by one, back up to the configured cap.
+   it once), and every success raises it by one, back up to the configured cap;
+2. a **pause** after a 429: when the provider says ``Retry-After: s``, no new request
+   of this process is sent before s seconds have passed;
+3. **requests per minute** and **tokens per minute** (`SlidingWindow`): at most
+   `limit` units in any window, so that a provider's own window never sees more; a
+   request's tokens are estimated before sending and corrected with the usage the
+   response reports.
 
 Waiting here consumes no retry attempt; the time spent is counted as
 ``throttled_seconds`` in `tinytroupe.clients.usage`.
@@ -141,16 +141,23 @@ class ProviderGate:
 
     @contextmanager
     def slot(self, estimated_tokens: int) -> Iterator[Reservation]:
-        """Wait until a request may go; yields a `Reservation` to report what happened."""
+        """Wait until a request may go; yields a `Reservation` to report what happened.
+
+        The concurrency slot is taken first and the windows last, so that a request's
+        place in a window is taken when it is really about to be sent, and a pause
+        that starts while it waits for a slot still holds it back.
+        """
         start = self._clock()
-        while (wait := self._paused_until - self._clock()) > 0:
-            self._sleep(wait)
-        if self.requests is not None:
-            self.requests.reserve(1)
-        tokens = self.tokens.reserve(estimated_tokens) if self.tokens is not None else None
         self.concurrency.acquire()
-        reservation = Reservation(self, tokens, waited=self._clock() - start)
+        reservation = Reservation(self, None, waited=0.0)
         try:
+            while (wait := self._paused_until - self._clock()) > 0:
+                self._sleep(wait)
+            if self.requests is not None:
+                self.requests.reserve(1)
+            if self.tokens is not None:
+                reservation._tokens = self.tokens.reserve(estimated_tokens)
+            reservation.waited = self._clock() - start
             yield reservation
         finally:
             self.concurrency.release(reservation.rate_limited)

@@ -71,8 +71,9 @@ class OpenAICompatibleClient:
         gate: ProviderGate | None = None,
         pool_size: int = 1024,
     ) -> None:
-        self.url = url
+        self.url = _shown(url)  # for messages: no credentials, no query string
         self.model = model
+        self._secret = api_key
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.gate = gate or shared_gate(max_concurrent_calls, None, None, 60.0)
@@ -85,10 +86,13 @@ class OpenAICompatibleClient:
         self._pool = urllib3.connection_from_url(url, maxsize=pool_size, block=False)
         self._path = urllib3.util.parse_url(url).request_uri
         self._timeout = urllib3.Timeout(connect=min(timeout, 10.0), read=timeout)
+        # A Retry-After is honoured up to this many seconds (a provider asking for a day
+        # is capped, not obeyed blindly).
+        self.retry_after_cap = max(retry_max_delay, 60.0)
         backoff = tenacity.wait_random_exponential(multiplier=retry_base_delay, max=retry_max_delay)
         self._retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(max_attempts),
-            wait=_honour_retry_after(backoff),
+            wait=_honour_retry_after(backoff, self.retry_after_cap),
             retry=tenacity.retry_if_exception_type(_Retryable),
             before_sleep=_count_retry,
             reraise=True,
@@ -134,7 +138,9 @@ class OpenAICompatibleClient:
                 usage.add(user, rate_limited=1)
                 seconds = _retry_after_seconds(retry_after)
                 if seconds:
-                    self.gate.pause(seconds)
+                    self.gate.pause(min(seconds, self.retry_after_cap))
+            if self._secret:  # a proxy echoing the request must not leak the key
+                body = body.replace(self._secret.encode(), b"[redacted]")
             completion = _completion_from(status, retry_after, body, self.url)
             slot.used_tokens(completion.prompt_tokens + completion.completion_tokens)
         usage.add(user, prompt_tokens=completion.prompt_tokens,
@@ -153,10 +159,12 @@ class OpenAICompatibleClient:
                 "POST", self._path, body=payload, headers=self._headers, timeout=self._timeout,
                 retries=False, redirect=False, preload_content=False)
             chunks = []
-            for chunk in response.stream(65536):
+            # read1 returns whatever has arrived, so a body trickling in byte by byte is
+            # checked against the deadline at every byte, not every 64 KiB
+            while chunk := response.read1(65536):
                 chunks.append(chunk)
-                if time.monotonic() > deadline:  # a body trickling in: give up, drop the socket
-                    response.close()
+                if time.monotonic() > deadline:
+                    response.close()  # drop the socket: it may still be receiving
                     raise timed_out
             response.release_conn()
         except NewConnectionError as exc:  # urllib3 files it under timeouts; it is not one
@@ -186,7 +194,11 @@ def _completion_from(status: int, retry_after: str | None, body: bytes, url: str
         raise _Retryable(f"{url} answered a body that is not a chat completion: "
                          f"{type(exc).__name__}", status=status) from None
     used = data.get("usage") or {}
-    prompt, completion = int(used.get("prompt_tokens", 0)), int(used.get("completion_tokens", 0))
+    try:
+        prompt = int(used.get("prompt_tokens") or 0)
+        completion = int(used.get("completion_tokens") or 0)
+    except (TypeError, ValueError):
+        prompt = completion = 0  # a server reporting nonsense usage: count nothing
     return Completion(content=content or "", prompt_tokens=prompt, completion_tokens=completion)
 
 
@@ -199,13 +211,14 @@ def _retry_after_seconds(value: str | None) -> float | None:
         return None  # an HTTP date: rare from LLM providers; fall back to backoff
 
 
-def _honour_retry_after(backoff: Any) -> Any:
-    """A tenacity wait: the server's Retry-After when it gave one, else `backoff`."""
+def _honour_retry_after(backoff: Any, cap: float) -> Any:
+    """A tenacity wait: the server's Retry-After (up to `cap`) when it gave one, else
+    `backoff`."""
 
     def wait(retry_state: tenacity.RetryCallState) -> float:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         retry_after = getattr(exc, "retry_after", None)
-        return retry_after if retry_after is not None else backoff(retry_state)
+        return min(retry_after, cap) if retry_after is not None else backoff(retry_state)
 
     return wait
 
@@ -214,3 +227,10 @@ def _count_retry(retry_state: tenacity.RetryCallState) -> None:
     usage.add(retry_state.args[2] if len(retry_state.args) > 2 else None, retries=1)
     exc = retry_state.outcome.exception() if retry_state.outcome else None
     logger.info("LLM request attempt %d failed (%s); retrying", retry_state.attempt_number, exc)
+
+
+def _shown(url: str) -> str:
+    """`url` fit for messages and logs: scheme, host, port and path only."""
+    parts = urllib3.util.parse_url(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.host}{port}{parts.path or ''}"

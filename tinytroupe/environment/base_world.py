@@ -216,6 +216,8 @@ class BaseWorld:
         order = self._begin_step(timedelta_per_step, randomize_agents_order)
         results: dict[str, list[dict]] = {}
         for agent in order:
+            if not self._may_act(agent):
+                continue
             agent.act()
             actions = agent.pop_latest_actions()
             results[agent.name] = actions
@@ -234,6 +236,15 @@ class BaseWorld:
         if randomize_agents_order:
             self._random.shuffle(order)
         return order
+
+    def _may_act(self, agent: TinyPerson) -> bool:
+        """Whether `agent` takes its turn in this step (the base world: always)."""
+        return True
+
+    def _rewind_clock(self, value: datetime) -> None:
+        self.current_datetime = value
+        for agent in self.agents:
+            agent._set_datetime(value)
 
     def _end_step(self) -> None:
         self.steps_done += 1

@@ -1,18 +1,23 @@
-"""The parallel step: every agent acts at once on a kept pool, under one deadline.
+"""Parallel batches: named tasks run at once on a kept pool, under one deadline.
 
-Policy lives here, mechanism in `worker_pool`. `ParallelStepRunner.run(agents)`:
+Policy lives here, mechanism in `worker_pool`. `ParallelRunner.run(tasks, step)`:
 
-* submits each ready agent's `act()` to the world's `WorkerPool` (cap: MAX_WORKERS);
+* submits each task whose key is not still busy from an earlier batch to the
+  runner's `WorkerPool` (cap: MAX_WORKERS);
 * waits until all finish or PARALLEL_EXECUTION_TIMEOUT strikes, and never longer;
-* returns the completed agents' buffered actions **in the order given**, so that
-  the world delivers them in its own order, whatever the thread timing;
-* an agent still running at the deadline is abandoned: counted as a timeout, its
-  worker detached, its late actions discarded by its own thread when it ends, and it
-  is skipped ("busy") by later steps until then;
-* an agent whose `act()` raised is a failure: logged with its traceback, recorded,
-  its partial actions discarded; the others are unaffected;
-* Ctrl-C while waiting cancels queued turns, abandons running ones, discards the
-  finished ones' actions (nothing is delivered) and re-raises within ~0.25 s.
+* returns the results **in the order the tasks were given**, so that the caller
+  applies them in its own order, whatever the thread timing;
+* a task not yet started at the deadline is cancelled; one still running is
+  abandoned: counted as a timeout, told so (`Task.abandon`, so it can keep its late
+  outcome from being applied), its worker detached from the pool, and its key
+  skipped ("busy") by later batches until its thread ends;
+* a task that raised is a failure: logged with its traceback and recorded; the
+  others are unaffected;
+* Ctrl-C while waiting cancels queued tasks, abandons running ones, drops every
+  result and re-raises within ~0.25 s.
+
+A world's step runs one `AgentTurn` per agent; `tinytroupe.factory` runs one task
+per person to generate. Both share this runner's pool, timeout, error and metrics.
 """
 
 from __future__ import annotations
@@ -29,7 +34,6 @@ from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tinytroupe.agent import TinyPerson
 from tinytroupe.config import config_manager
 from tinytroupe.environment.metrics import ParallelMetrics, StepRecord
 from tinytroupe.environment.worker_pool import WorkerPool
@@ -38,13 +42,13 @@ logger = logging.getLogger("tinytroupe")
 
 #: How often the waiting thread wakes up, so Ctrl-C is seen promptly.
 _WAIT_SLICE = 0.25
-#: Recent failures kept per world.
+#: Recent failures kept per runner.
 _FAILURES_KEPT = 100
 
 
 @dataclass(frozen=True)
 class AgentFailure:
-    """One agent's failed (or timed-out) turn in one step."""
+    """One task's (an agent's turn's) failure or timeout in one step."""
 
     step: int
     agent: str
@@ -65,63 +69,49 @@ class ParallelStepError(RuntimeError):
 
 
 @dataclass
-class StepOutcome:
-    """What a parallel step produced, in the world's agent order."""
+class BatchOutcome:
+    """What a batch produced, in the order its tasks were given."""
 
-    results: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    results: dict[str, Any] = field(default_factory=dict)
     failures: list[AgentFailure] = field(default_factory=list)  # errors, not timeouts
     timed_out: list[str] = field(default_factory=list)
     skipped_busy: list[str] = field(default_factory=list)
 
 
-class _AgentTurn:
-    """One agent's `act()` on a worker thread, abandonable without a race.
+class Task:
+    """A unit of work of a batch: `fn()` timed; `abandon()` says its result is unwanted.
 
-    Whichever comes first wins, under the turn's lock: the turn finishing (its
-    actions stay buffered for delivery), or the world abandoning it (the turn's own
-    thread then discards whatever it buffered).
+    Subclasses that change shared state override `abandon` to stop a late finisher
+    from applying anything (see `AgentTurn`).
     """
 
-    def __init__(self, agent: TinyPerson, timed: bool) -> None:
-        self.agent = agent
+    def __init__(self, fn: Callable[[], Any], timed: bool = True) -> None:
+        self._fn, self._timed = fn, timed
         self.seconds = 0.0
-        self._timed = timed
-        self._lock = threading.Lock()
-        self._finished = False
-        self._abandoned = False
 
-    def __call__(self) -> None:
+    def __call__(self) -> Any:
         start = time.perf_counter() if self._timed else 0.0
         try:
-            self.agent.act(return_actions=True)
+            return self._fn()
         finally:
-            with self._lock:
-                if self._timed:
-                    self.seconds = time.perf_counter() - start
-                if self._abandoned:
-                    self.agent.pop_latest_actions()
-                else:
-                    self._finished = True
+            if self._timed:
+                self.seconds = time.perf_counter() - start
 
-    def abandon(self) -> bool:
-        """Abandon the turn unless it already finished; True if abandoned."""
-        with self._lock:
-            if not self._finished:
-                self._abandoned = True
-            return self._abandoned
+    def abandon(self) -> None:
+        """Called (from the waiting thread) when the batch stops waiting for this task."""
 
 
-def resolve_max_workers(setting: Any, agents: int) -> int:
-    """MAX_WORKERS as a thread count: None -> min(32, cpu + 4); ALL -> one per agent."""
+def resolve_max_workers(setting: Any, tasks: int) -> int:
+    """MAX_WORKERS as a thread count: None -> min(32, cpu + 4); ALL -> one per task."""
     if setting is None:
         return min(32, (os.cpu_count() or 1) + 4)
     if isinstance(setting, str) and setting.upper() == "ALL":
-        return max(1, agents)
+        return max(1, tasks)
     return int(setting)
 
 
-class ParallelStepRunner:
-    """Runs a world's parallel steps: one kept pool, busy tracking, metrics, failures."""
+class ParallelRunner:
+    """Runs batches of named tasks: one kept pool, busy tracking, metrics, failures."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -130,114 +120,140 @@ class ParallelStepRunner:
         self._pool: WorkerPool | None = None
         self._busy: dict[str, Future] = {}
 
-    def run(self, agents: list[TinyPerson], step: int,
-            on_agent_done: Callable[[], None] | None = None) -> StepOutcome:
-        """Act all `agents` concurrently and collect what they did (module doc)."""
+    def is_busy(self, key: str) -> bool:
+        """True while an abandoned task of `key` is still running."""
+        future = self._busy.get(key)
+        if future is not None and future.done():
+            del self._busy[key]
+            return False
+        return future is not None
+
+    def run(self, tasks: dict[str, Task], step: int,
+            on_task_done: Callable[[], None] | None = None) -> BatchOutcome:
+        """Run `tasks` concurrently and collect their results (module doc)."""
         timeout = config_manager.get("parallel_execution_timeout")
         timed = config_manager.get("collect_parallel_metrics")
-        outcome = StepOutcome()
-        ready = self._ready_agents(agents, outcome)
+        outcome = BatchOutcome()
+        ready = {key: task for key, task in tasks.items() if not self._skip_busy(key, outcome)}
         pool = self._pool_for(len(ready))
         start = time.perf_counter()
-        turns: dict[Future, _AgentTurn] = {}
-        for agent in ready:
-            turn = _AgentTurn(agent, timed)
-            future = pool.submit(turn)
-            if on_agent_done is not None:
-                future.add_done_callback(lambda _f: on_agent_done())
-            turns[future] = turn
+        futures: dict[str, Future] = {}
+        for key, task in ready.items():
+            task._timed = timed
+            futures[key] = pool.submit(task)
+            if on_task_done is not None:
+                futures[key].add_done_callback(lambda _f: on_task_done())
         try:
-            pending = _wait(turns, deadline=start + timeout)
+            pending = _wait(set(futures.values()), deadline=start + timeout)
         except BaseException:
-            self._abandon_all(turns)
+            for key, future in futures.items():
+                self._give_up(key, future, ready[key])
             raise
         wall = time.perf_counter() - start
-        for future in pending:
-            if turns[future].abandon():
-                self._abandon(future, turns[future].agent)
-                outcome.timed_out.append(turns[future].agent.name)
-        self._collect(turns, outcome, step, timeout)
+        for key, future in futures.items():
+            if future in pending:
+                self._give_up(key, future, ready[key])
+                outcome.timed_out.append(key)
+        self._collect(futures, outcome, step, timeout)
         self.metrics.record_parallel_step(StepRecord(
             wall_seconds=wall if timed else None,
-            agent_seconds=sum(t.seconds for t in turns.values()),
+            agent_seconds=sum(t.seconds for t in ready.values()),
             agents_completed=len(outcome.results), errors=len(outcome.failures),
-            timeouts=len(outcome.timed_out),
-            skipped_busy=len(outcome.skipped_busy)))
+            timeouts=len(outcome.timed_out), skipped_busy=len(outcome.skipped_busy)))
         return outcome
 
-    def _ready_agents(self, agents: list[TinyPerson], outcome: StepOutcome) -> list[TinyPerson]:
-        ready = []
-        for agent in agents:
-            busy = self._busy.get(agent.name)
-            if busy is not None and not busy.done():
-                outcome.skipped_busy.append(agent.name)
-                continue
-            self._busy.pop(agent.name, None)
-            ready.append(agent)
-        if outcome.skipped_busy:
-            logger.warning("%s: skipping agents still busy from an earlier step: %s",
-                           self.name, ", ".join(outcome.skipped_busy))
-        return ready
+    def _skip_busy(self, key: str, outcome: BatchOutcome) -> bool:
+        if self.is_busy(key):
+            outcome.skipped_busy.append(key)
+            logger.warning("%s: skipping %s, still busy from an earlier step", self.name, key)
+            return True
+        return False
 
-    def _pool_for(self, agents: int) -> WorkerPool:
-        workers = resolve_max_workers(config_manager.get("max_workers"), agents)
+    def _pool_for(self, tasks: int) -> WorkerPool:
+        workers = resolve_max_workers(config_manager.get("max_workers"), tasks)
         if self._pool is None:
             self._pool = WorkerPool(f"{self.name}-agent", workers)
         elif self._pool.max_workers != workers:
             self._pool.set_max_workers(workers)
         return self._pool
 
-    def _abandon(self, future: Future, agent: TinyPerson) -> None:
-        self._busy[agent.name] = future
+    def _give_up(self, key: str, future: Future, task: Task) -> None:
+        """Stop waiting for a task: cancel it if queued, else abandon it (it is busy)."""
+        if future.cancel() or future.done():
+            return
+        task.abandon()
+        self._busy[key] = future
         if self._pool is not None:
             self._pool.detach(future)
 
-    def _abandon_all(self, turns: dict[Future, _AgentTurn]) -> None:
-        """Interrupted: deliver nothing; leave running turns to finish on their own."""
-        for future, turn in turns.items():
-            if future.cancel():
-                continue
-            if turn.abandon():
-                self._abandon(future, turn.agent)
-            else:
-                turn.agent.pop_latest_actions()
-
-    def _collect(self, turns: dict[Future, _AgentTurn], outcome: StepOutcome, step: int,
+    def _collect(self, futures: dict[str, Future], outcome: BatchOutcome, step: int,
                  timeout: float) -> None:
-        """Fill `outcome` in the order the agents were submitted (the world's order)."""
         timed_out = set(outcome.timed_out)
-        for future, turn in turns.items():
-            name = turn.agent.name
-            if name in timed_out:
-                logger.warning("%s: agent %s did not finish within %s s; its actions are "
-                               "discarded", self.name, name, timeout)
-                self.failures.append(AgentFailure(step, name, "StepTimeout",
+        for key, future in futures.items():
+            if key in timed_out:
+                logger.warning("%s: %s did not finish within %s s; its result is discarded",
+                               self.name, key, timeout)
+                self.failures.append(AgentFailure(step, key, "StepTimeout",
                                                   f"did not finish within {timeout} s"))
                 continue
-            error = future.exception()  # finished (or finishing): returns at once
-            actions = turn.agent.pop_latest_actions()
+            error = future.exception()
             if error is None:
-                outcome.results[name] = actions
+                outcome.results[key] = future.result()
                 continue
-            logger.error("%s: agent %s failed in step %d:\n%s", self.name, name, step,
+            logger.error("%s: %s failed in step %d:\n%s", self.name, key, step,
                          "".join(traceback.format_exception(error)))
-            failure = AgentFailure(step, name, type(error).__name__, str(error))
+            failure = AgentFailure(step, key, type(error).__name__, str(error))
             outcome.failures.append(failure)
             self.failures.append(failure)
 
     def close(self) -> None:
-        """Release the pool's idle threads; threads of hung agents end on their own."""
+        """Release the pool's idle threads; threads of hung tasks end on their own."""
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
 
 
-def _wait(turns: dict[Future, Any], deadline: float) -> set[Future]:
-    """Wait for all `turns` until `deadline` (monotonic); return those not done."""
-    pending = set(turns)
+def _wait(pending: set[Future], deadline: float) -> set[Future]:
+    """Wait for all of `pending` until `deadline` (perf_counter); return those not done."""
     while pending:
         remaining = deadline - time.perf_counter()
         if remaining <= 0:
             break
         _, pending = concurrent.futures.wait(pending, timeout=min(_WAIT_SLICE, remaining))
     return pending
+
+
+class TurnGuard:
+    """Lets a step give up on an agent's turn without a race: the agent applies its
+    act's outcome under `lock` only if not `abandoned` (see `TinyPerson._commit`)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.abandoned = False
+
+
+class AgentTurn(Task):
+    """One agent's `act()` in a parallel step; returns the actions it buffered.
+
+    The turn's actions are popped from the agent's buffer by the turn itself, so a
+    failed turn's partial actions go nowhere, and an abandoned turn applies nothing
+    (its `TurnGuard` refuses the agent's late commit).
+    """
+
+    def __init__(self, agent: Any) -> None:
+        super().__init__(self._act)
+        self.agent = agent
+        self.guard = TurnGuard()
+
+    def _act(self) -> list[dict[str, str]]:
+        self.agent._turn_guard = self.guard
+        try:
+            self.agent.act(return_actions=True)
+        finally:
+            self.agent._turn_guard = None
+            actions = self.agent.pop_latest_actions()
+        return actions
+
+    def abandon(self) -> None:
+        with self.guard.lock:
+            self.guard.abandoned = True

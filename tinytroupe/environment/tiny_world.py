@@ -7,6 +7,7 @@ kept thread pool). `run(steps, parallelize=True)` is all a script needs.
 
 from __future__ import annotations
 
+import logging
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +20,9 @@ from tinytroupe.agent.display import console
 from tinytroupe.clients.usage import estimated_cost, usage
 from tinytroupe.config import config_manager
 from tinytroupe.environment.base_world import BaseWorld
-from tinytroupe.environment.parallel import ParallelStepError, ParallelStepRunner
+from tinytroupe.environment.parallel import AgentTurn, ParallelRunner, ParallelStepError
+
+logger = logging.getLogger("tinytroupe")
 
 
 class TinyWorld(BaseWorld):
@@ -32,7 +35,7 @@ class TinyWorld(BaseWorld):
     def __init__(self, name: str | None = None, agents: list[Any] | None = None,
                  *args: Any, **kwargs: Any) -> None:
         super().__init__(name, agents, *args, **kwargs)
-        self._parallel = ParallelStepRunner(self.name)
+        self._parallel = ParallelRunner(self.name)
         self._finalizer = weakref.finalize(self, self._parallel.close)
         self._progress_task: tuple[Progress, Any] | None = None
 
@@ -58,9 +61,16 @@ class TinyWorld(BaseWorld):
         Returns ``{agent_name: actions}`` for every agent that completed. With
         ON_AGENT_ERROR=raise, raises `ParallelStepError` after delivering the others.
         """
+        clock = self.current_datetime
         order = self._begin_step(timedelta_per_step, randomize_agents_order)
         self._start_progress_step(len(order))
-        outcome = self._parallel.run(order, self.steps_done + 1, self._advance_progress)
+        turns = {agent.name: AgentTurn(agent) for agent in order}
+        try:
+            outcome = self._parallel.run(turns, self.steps_done + 1,
+                                         self._progress_callback(self.steps_done + 1))
+        except BaseException:
+            self._rewind_clock(clock)  # interrupted: the step did not happen
+            raise
         for name, actions in outcome.results.items():
             self._handle_actions(self.name_to_agent[name], actions)
         self._end_step()
@@ -73,6 +83,14 @@ class TinyWorld(BaseWorld):
         results = super()._step_sequentially(timedelta_per_step, randomize_agents_order)
         self._parallel.metrics.record_sequential_step()
         return results
+
+    def _may_act(self, agent: Any) -> bool:
+        """An agent whose timed-out parallel turn still runs sits out (it is busy)."""
+        if self._parallel.is_busy(agent.name):
+            logger.warning("%s: skipping %s, still busy from an earlier step",
+                           self.name, agent.name)
+            return False
+        return True
 
     # --- metrics --------------------------------------------------------------------
 
@@ -140,7 +158,10 @@ class TinyWorld(BaseWorld):
             progress, task = self._progress_task
             progress.reset(task, total=agents)
 
-    def _advance_progress(self) -> None:
-        if self._progress_task is not None:
-            progress, task = self._progress_task
-            progress.advance(task)
+    def _progress_callback(self, step: int) -> Any:
+        """Advances the bar for this step only (a late turn of an earlier step does not)."""
+        def advance() -> None:
+            if self._progress_task is not None and self.steps_done + 1 == step:
+                progress, task = self._progress_task
+                progress.advance(task)
+        return advance

@@ -47,6 +47,7 @@ class WorkerPool:
         self._workers: set[_Worker] = set()  # attached workers only
         self._busy = 0  # attached workers running a call
         self._pending = 0  # calls queued, not yet taken by a worker
+        self._retiring = 0  # stop markers queued, not yet taken
         self._started = 0
         self._shutdown = False
 
@@ -59,9 +60,12 @@ class WorkerPool:
         if max_workers < 1:
             raise ValueError(f"max_workers must be >= 1, got {max_workers}")
         with self._lock:
-            excess = max(0, len(self._workers) - max_workers)
             self._max_workers = max_workers
-        for _ in range(excess):
+            # Only idle workers are told to leave; busy ones leave after their call.
+            idle = len(self._workers) - self._busy - self._retiring
+            leaving = max(0, min(idle, len(self._workers) - self._retiring - max_workers))
+            self._retiring += leaving
+        for _ in range(leaving):
             self._queue.put(None)
 
     def submit(self, fn: Callable[[], Any]) -> Future:
@@ -95,10 +99,12 @@ class WorkerPool:
         """Stop accepting work and let idle workers exit; never waits for busy ones."""
         with self._lock:
             self._shutdown = True
-            workers = len(self._workers)
         if cancel_pending:
             self._cancel_queued()
-        for _ in range(workers):
+        with self._lock:
+            leaving = len(self._workers) - self._retiring
+            self._retiring += leaving
+        for _ in range(leaving):
             self._queue.put(None)
 
     def _cancel_queued(self) -> None:
@@ -107,15 +113,18 @@ class WorkerPool:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 return
-            if item is not None:
-                with self._lock:
-                    self._pending -= 1
-                item[0].cancel()
+            with self._lock:
+                if item is None:
+                    self._retiring -= 1
+                    continue
+                self._pending -= 1
+            item[0].cancel()
 
     def _start_workers_if_needed(self) -> None:  # called with self._lock held
-        while (len(self._workers) - self._busy < self._pending
-               and len(self._workers) < self._max_workers):
+        staying = len(self._workers) - self._retiring
+        while staying - self._busy < self._pending and staying < self._max_workers:
             self._start_worker()
+            staying += 1
 
     def _start_worker(self) -> None:  # called with self._lock held
         worker = _Worker()
@@ -131,6 +140,8 @@ class WorkerPool:
             if item is None:
                 with self._lock:
                     self._workers.discard(worker)
+                    self._retiring -= 1
+                    self._start_workers_if_needed()  # work queued behind the marker
                 return
             future, fn = item
             with self._lock:
@@ -148,6 +159,6 @@ class WorkerPool:
                 if worker.detached:
                     return
                 self._busy -= 1
-                if len(self._workers) > self._max_workers:
+                if len(self._workers) - self._retiring > self._max_workers:
                     self._workers.discard(worker)
                     return
