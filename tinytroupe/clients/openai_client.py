@@ -129,22 +129,26 @@ class OpenAICompatibleClient:
             raise
 
     def _attempt(self, payload: bytes, estimate: int, user: str | None) -> Completion:
-        with self.gate.slot(estimate) as slot:
-            usage.add(user, requests=1, throttled_seconds=slot.waited)
-            status, retry_after, body = self._post(payload)
-            if status == 429:
-                slot.rate_limited = True
-                slot.used_tokens(0)  # rejected: the provider counted nothing
-                usage.add(user, rate_limited=1)
-                seconds = _retry_after_seconds(retry_after)
-                if seconds:
-                    self.gate.pause(min(seconds, self.retry_after_cap))
-            if self._secret:  # a proxy echoing the request must not leak the key
-                body = body.replace(self._secret.encode(), b"[redacted]")
-            completion = _completion_from(status, retry_after, body, self.url)
-            slot.used_tokens(completion.prompt_tokens + completion.completion_tokens)
-        usage.add(user, prompt_tokens=completion.prompt_tokens,
-                  completion_tokens=completion.completion_tokens)
+        counts: dict[str, float] = {"requests": 1}  # one usage update per attempt (a lock)
+        try:
+            with self.gate.slot(estimate) as slot:
+                counts["throttled_seconds"] = slot.waited
+                status, retry_after, body = self._post(payload)
+                if status == 429:
+                    slot.rate_limited = True
+                    slot.used_tokens(0)  # rejected: the provider counted nothing
+                    counts["rate_limited"] = 1
+                    seconds = _retry_after_seconds(retry_after)
+                    if seconds:
+                        self.gate.pause(min(seconds, self.retry_after_cap))
+                if self._secret:  # a proxy echoing the request must not leak the key
+                    body = body.replace(self._secret.encode(), b"[redacted]")
+                completion = _completion_from(status, retry_after, body, self.url)
+                slot.used_tokens(completion.prompt_tokens + completion.completion_tokens)
+            counts["prompt_tokens"] = completion.prompt_tokens
+            counts["completion_tokens"] = completion.completion_tokens
+        finally:
+            usage.add(user, **counts)
         self._expected_completion_tokens += 0.1 * (
             completion.completion_tokens - self._expected_completion_tokens)
         return completion
