@@ -1,9 +1,10 @@
-"""Simulation-wide control: `reset()` forgets every agent and world."""
+"""Simulation-wide control: `reset()` forgets every agent, world and factory."""
 
 from __future__ import annotations
 
 from tinytroupe.agent import TinyPerson
 from tinytroupe.environment import BaseWorld
+from tinytroupe.factory import TinyPersonFactory
 
 
 def reset() -> None:
@@ -14,3 +15,4 @@ def reset() -> None:
             close()
     BaseWorld.clear_environments()
     TinyPerson.clear_agents()
+    TinyPersonFactory.clear_factories()

@@ -21,6 +21,7 @@ import psutil
 
 from tinytroupe.bench.harness import (
     fake_server,
+    fresh_simulation,
     make_world,
     rss_mb,
     run_world,
@@ -30,6 +31,7 @@ from tinytroupe.bench.harness import (
     use_offline,
 )
 from tinytroupe.clients.offline import OfflineModel
+from tinytroupe.factory import TinyPersonFactory
 from tinytroupe.testing import FaultPlan
 
 
@@ -284,6 +286,31 @@ def provider_limit(quick: bool) -> Result:
     return result
 
 
+def factory(quick: bool) -> Result:
+    """8. Persona generation: `generate_people` in parallel vs one at a time."""
+    people, latency = (10, 0.05) if quick else (50, 0.2)
+    result = Result("factory")
+    settings(max_workers="ALL")
+    times = {}
+    with fake_server(latency):
+        for parallel in (True, False):
+            fresh_simulation()
+            start = time.perf_counter()
+            made = TinyPersonFactory("Residents asked about a new tram line.").generate_people(
+                people, parallelize=parallel)
+            times[parallel] = time.perf_counter() - start
+            assert len(made) == people, f"only {len(made)} of {people} people were generated"
+    ideal = 2 * latency  # the plan call, then all persons at once
+    speedup = times[False] / times[True]
+    result.rows.append({"people": people, "latency": latency, "parallel_s": times[True],
+                        "sequential_s": times[False], "speedup": speedup,
+                        "efficiency": ideal / times[True]})
+    result.target(f"speedup generating {people} people", speedup,
+                  f">= {0.8 * people * latency / ideal:g} (0.8 x ideal)",
+                  speedup >= 0.8 * people * latency / ideal)
+    return result
+
+
 SCENARIOS = {"speedup": speedup_curve, "worker_cap": worker_cap, "overhead": overhead,
              "scale": scale, "metrics_overhead": metrics_overhead, "timeout": timeout,
-             "provider_limit": provider_limit}
+             "provider_limit": provider_limit, "factory": factory}

@@ -15,6 +15,8 @@ import json
 import zlib
 from typing import Any
 
+from tinytroupe.clients import offline_personas
+
 _OPENERS = (
     "As {a_occupation}, I keep coming back to one question: {topic}",
     "Honestly, from where I stand as {a_occupation}, {topic}",
@@ -114,7 +116,11 @@ class OfflineModel:
     """Deterministic responder for the chat-completions message format of this package."""
 
     def complete(self, messages: list[dict[str, Any]]) -> str:
-        """Answer a chat-completions request with a JSON action document (as text)."""
+        """Answer a chat-completions request with a JSON action document (as text), or
+        with a population plan or persona for a factory's request."""
+        generated = offline_personas.answer(messages)
+        if generated is not None:
+            return generated
         persona = _persona(messages)
         name = persona.get("name") or "someone"
         turn = sum(1 for m in messages if m.get("role") == "assistant")

@@ -1,0 +1,111 @@
+"""TinyPersonFactory on the offline model and on scripted answers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tinytroupe import config_manager, control
+from tinytroupe.agent import TinyPerson
+from tinytroupe.clients import Completion, OfflineClient
+from tinytroupe.factory import PersonGenerationError, TinyPersonFactory
+
+CONTEXT = "A focus group about a new e-bike subscription in Lisbon."
+
+
+def population(n: int, parallelize: bool = True) -> list[dict]:
+    people = TinyPersonFactory(CONTEXT).generate_people(n, parallelize=parallelize)
+    return [p._persona for p in people]
+
+
+@pytest.mark.parametrize("parallelize", [True, False])
+def test_people_are_valid_unique_and_reproducible(parallelize: bool, tmp_path) -> None:
+    first = population(12, parallelize)
+    control.reset()
+    assert population(12, parallelize) == first  # same answers, same population, same order
+    names = [p["name"] for p in first]
+    assert len(set(names)) == 12
+    control.reset()
+    for i, persona in enumerate(first):
+        path = tmp_path / f"p{i}.agent.json"
+        path.write_text(json.dumps({"type": "TinyPerson", "persona": persona}))
+        assert TinyPerson.load_specification(path)._persona == persona
+
+
+def test_generate_person_avoids_names_already_in_the_process() -> None:
+    factory = TinyPersonFactory(CONTEXT)
+    planned = factory.generate_people(3)
+    again = TinyPersonFactory(CONTEXT).generate_people(3)  # same context, same plan...
+    assert {p.name for p in planned}.isdisjoint({p.name for p in again})  # ...but new names
+    single = factory.generate_person("likes cycling")
+    assert single.name not in {p.name for p in planned + again}
+    assert any("cycling" in fact for fact in single.get("other_facts"))
+
+
+def test_parallel_agent_generation_is_the_default_of_generate_people() -> None:
+    config_manager.set("parallel_agent_generation", False)
+    factory = TinyPersonFactory(CONTEXT)
+    assert len(factory.generate_people(3)) == 3
+    assert factory.get_parallel_metrics()["total_parallel_steps"] == 0
+    config_manager.set("parallel_agent_generation", True)
+    factory.generate_people(3)
+    assert factory.get_parallel_metrics()["total_parallel_steps"] == 1
+
+
+class Scripted(OfflineClient):
+    """Offline answers, except what `override(user, attempt)` returns instead."""
+
+    def __init__(self, override) -> None:
+        super().__init__()
+        self.override, self.calls = override, []
+
+    def complete(self, messages, **params):
+        self.calls.append(params.get("user"))
+        answer = self.override(params.get("user"), self.calls.count(params.get("user")))
+        return Completion(answer) if answer is not None else super().complete(messages)
+
+
+def use(monkeypatch, client) -> None:
+    monkeypatch.setattr("tinytroupe.factory.tiny_person_factory.get_client", lambda: client)
+
+
+def test_a_name_clash_gets_a_numeric_suffix(monkeypatch) -> None:
+    same = json.dumps({"type": "TinyPerson", "persona": {"name": "Ana Rossi", "age": 40}})
+    use(monkeypatch, Scripted(lambda user, n: same if user != "plan" else None))
+    people = TinyPersonFactory(CONTEXT).generate_people(3)
+    assert [p.name for p in people] == ["Ana Rossi", "Ana Rossi 2", "Ana Rossi 3"]
+
+
+def test_invalid_answers_are_repaired_then_reported(monkeypatch) -> None:
+    def override(user, attempt):
+        if user == "person-1":
+            return '{"type": "TinyPerson", "persona": {"age": 30}}'  # never valid: no name
+        if user == "person-2" and attempt == 1:
+            return '{"persona": '  # invalid once, then fine
+        return None
+
+    client = Scripted(override)
+    use(monkeypatch, client)
+    config_manager.set("max_output_repair_attempts", 1)
+    factory = TinyPersonFactory(CONTEXT)
+    people = factory.generate_people(4)
+    assert len(people) == 3
+    assert client.calls.count("person-1") == 2 and client.calls.count("person-2") == 2
+    [failure] = factory.get_failures()
+    assert (failure["agent"], failure["error_type"]) == ("person-1", "LLMOutputError")
+    assert "persona.name" in failure["message"]
+
+
+def test_generate_person_failure_is_a_clear_error(monkeypatch) -> None:
+    use(monkeypatch, Scripted(lambda user, n: "not json"))
+    config_manager.set("max_output_repair_attempts", 0)
+    with pytest.raises(PersonGenerationError, match="could not generate"):
+        TinyPersonFactory(CONTEXT).generate_person()
+
+
+def test_control_reset_clears_factories() -> None:
+    TinyPersonFactory(CONTEXT)
+    assert TinyPersonFactory.all_factories
+    control.reset()
+    assert TinyPersonFactory.all_factories == {}
