@@ -148,3 +148,18 @@ def test_world_state_round_trips_through_json(trio) -> None:
 def test_control_reset_forgets_agents_and_worlds(trio) -> None:
     control.reset()
     assert TinyPerson.all_agents == {} and TinyWorld.all_environments == {}
+
+
+def test_choosing_ray_without_ray_installed_is_a_clear_error(monkeypatch) -> None:
+    import sys
+
+    from tinytroupe import ConfigError
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
+    with pytest.raises(ConfigError, match=r"pip install 'tinytroupe\[ray\]'"):
+        TinyWorld("needs-ray", backend="ray")
+
+
+def test_an_unknown_backend_is_rejected() -> None:
+    with pytest.raises(ValueError, match="threads' or 'ray'"):
+        TinyWorld("odd", backend="spark")

@@ -31,6 +31,26 @@ logger = logging.getLogger("tinytroupe")
 _DEFAULT_RELATION = "An agent I can currently interact with."
 
 
+class AgentRef:
+    """A contact known only by name: an agent of this simulation that lives in another
+    process (see the Ray backend), or one not loaded yet. Equal to any agent of that name.
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __eq__(self, other: object) -> bool:
+        return getattr(other, "name", None) == self.name
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    def __repr__(self) -> str:
+        return f"AgentRef({self.name!r})"
+
+
 class TinyPerson:
     """A persona-driven agent (TinyTroupe's public API).
 
@@ -351,7 +371,6 @@ class TinyPerson:
             self._actions_buffer = []  # undelivered actions belong to no saved state
             self.accessible_agents, self._relations = [], {}
             for entry in state.get("accessible_agents", []):
-                other = TinyPerson.all_agents.get(entry["name"])
-                if other is not None:
-                    self.make_agent_accessible(other, entry.get("relation") or _DEFAULT_RELATION)
+                other = TinyPerson.all_agents.get(entry["name"]) or AgentRef(entry["name"])
+                self.make_agent_accessible(other, entry.get("relation") or _DEFAULT_RELATION)
         return self

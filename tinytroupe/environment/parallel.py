@@ -76,6 +76,7 @@ class BatchOutcome:
     failures: list[AgentFailure] = field(default_factory=list)  # errors, not timeouts
     timed_out: list[str] = field(default_factory=list)
     skipped_busy: list[str] = field(default_factory=list)
+    agent_seconds: float = 0.0  # the tasks' own seconds, summed (0 when timing is off)
 
 
 class Task:
@@ -155,12 +156,16 @@ class ParallelRunner:
                 self._give_up(key, future, ready[key])
                 outcome.timed_out.append(key)
         self._collect(futures, outcome, step, timeout)
+        outcome.agent_seconds = sum(t.seconds for t in ready.values())
+        self.record(outcome, wall if timed else None)
+        return outcome
+
+    def record(self, outcome: BatchOutcome, wall_seconds: float | None) -> None:
+        """Count a batch (run here, or elsewhere: see the Ray backend) in the metrics."""
         self.metrics.record_parallel_step(StepRecord(
-            wall_seconds=wall if timed else None,
-            agent_seconds=sum(t.seconds for t in ready.values()),
+            wall_seconds=wall_seconds, agent_seconds=outcome.agent_seconds,
             agents_completed=len(outcome.results), errors=len(outcome.failures),
             timeouts=len(outcome.timed_out), skipped_busy=len(outcome.skipped_busy)))
-        return outcome
 
     def _skip_busy(self, key: str, outcome: BatchOutcome) -> bool:
         if self.is_busy(key):

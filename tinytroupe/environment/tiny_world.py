@@ -1,13 +1,15 @@
 """TinyWorld: the base world plus parallel steps, metrics and a progress bar.
 
 The parallel machinery is a layer: `BaseWorld` keeps TinyTroupe's turn-based step,
-and this class adds `_step_in_parallel` on top of a `ParallelStepRunner` (its own
-kept thread pool). `run(steps, parallelize=True)` is all a script needs.
+and this class adds `_step_in_parallel` on top of a `ParallelRunner` (its own kept
+thread pool), or, with the Ray backend, on actors (`ray_backend`). `run(steps,
+parallelize=True)` is all a script needs.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +22,12 @@ from tinytroupe.agent.display import console
 from tinytroupe.clients.usage import estimated_cost, usage
 from tinytroupe.config import config_manager
 from tinytroupe.environment.base_world import BaseWorld
-from tinytroupe.environment.parallel import AgentTurn, ParallelRunner, ParallelStepError
+from tinytroupe.environment.parallel import (
+    AgentFailure,
+    AgentTurn,
+    ParallelRunner,
+    ParallelStepError,
+)
 
 logger = logging.getLogger("tinytroupe")
 
@@ -33,11 +40,44 @@ class TinyWorld(BaseWorld):
     """
 
     def __init__(self, name: str | None = None, agents: list[Any] | None = None,
-                 *args: Any, **kwargs: Any) -> None:
-        super().__init__(name, agents, *args, **kwargs)
+                 *args: Any, backend: str | None = None, **kwargs: Any) -> None:
+        super().__init__(name, None, *args, **kwargs)
         self._parallel = ParallelRunner(self.name)
-        self._finalizer = weakref.finalize(self, self._parallel.close)
         self._progress_task: tuple[Progress, Any] | None = None
+        self.backend = (backend or config_manager.get("execution_backend")).lower()
+        self._ray: Any = None
+        if self.backend == "ray":
+            from tinytroupe.environment.ray_backend import RayBackend
+
+            self._ray = RayBackend(self.name)
+        elif self.backend != "threads":
+            raise ValueError(f"TinyWorld backend must be 'threads' or 'ray', got {backend!r}")
+        self._finalizer = weakref.finalize(self, _close, self._parallel, self._ray)
+        self.add_agents(agents or [])
+
+    # --- agents (the Ray backend moves them onto actors) -----------------------------
+
+    def add_agents(self, agents: list[Any]) -> TinyWorld:
+        if not agents or self._ray is None:
+            return super().add_agents(agents)
+        names = [agent.name for agent in agents]
+        taken = [n for n in names if n in self.name_to_agent] or \
+            [n for n in set(names) if names.count(n) > 1]
+        if taken:
+            raise ValueError(f"Agent names must be unique, but {taken[0]!r} is already "
+                             f"in the environment {self.name!r}.")
+        handles = self._ray.place([agent.encode_complete_state() for agent in agents])
+        return super().add_agents(handles)
+
+    def add_agent(self, agent: Any) -> TinyWorld:
+        if self._ray is not None and not hasattr(agent, "_backend"):
+            return self.add_agents([agent])
+        return super().add_agent(agent)
+
+    def make_everyone_accessible(self) -> None:
+        if self._ray is None:
+            return super().make_everyone_accessible()
+        self._ray.everyone_accessible([agent.name for agent in self.agents])
 
     # --- steps ----------------------------------------------------------------------
 
@@ -64,19 +104,34 @@ class TinyWorld(BaseWorld):
         clock = self.current_datetime
         order = self._begin_step(timedelta_per_step, randomize_agents_order)
         self._start_progress_step(len(order))
-        turns = {agent.name: AgentTurn(agent) for agent in order}
         try:
-            outcome = self._parallel.run(turns, self.steps_done + 1,
-                                         self._progress_callback(self.steps_done + 1))
+            outcome = self._run_turns(order)
         except BaseException:
             self._rewind_clock(clock)  # interrupted: the step did not happen
             raise
         for name, actions in outcome.results.items():
             self._handle_actions(self.name_to_agent[name], actions)
         self._end_step()
+        if self._ray is not None:
+            self._ray.snapshot()  # deliveries sent; the state to restart actors from
         if outcome.failures and config_manager.get("on_agent_error") == "raise":
             raise ParallelStepError(outcome.failures)
         return outcome.results
+
+    def _run_turns(self, order: list[Any]) -> Any:
+        step = self.steps_done + 1
+        if self._ray is None:
+            turns = {agent.name: AgentTurn(agent) for agent in order}
+            return self._parallel.run(turns, step, self._progress_callback(step))
+        start = time.perf_counter()
+        outcome = self._ray.run_turns(order, step)
+        timed = config_manager.get("collect_parallel_metrics")
+        self._parallel.record(outcome, time.perf_counter() - start if timed else None)
+        self._parallel.failures.extend(outcome.failures)
+        self._parallel.failures.extend(
+            AgentFailure(step, name, "StepTimeout", "did not finish within the step timeout")
+            for name in outcome.timed_out)
+        return outcome
 
     def _step_sequentially(self, timedelta_per_step: timedelta | None = None,
                            randomize_agents_order: bool = True) -> dict[str, list[dict]]:
@@ -121,8 +176,9 @@ class TinyWorld(BaseWorld):
     # --- lifecycle ------------------------------------------------------------------
 
     def close(self) -> None:
-        """Release the worker threads; the world can still step (a new pool starts)."""
-        self._parallel.close()
+        """Release the worker threads (and the Ray actors; a closed Ray world cannot step
+        again); a thread-backend world can still step (a new pool starts)."""
+        _close(self._parallel, self._ray)
 
     def __enter__(self) -> TinyWorld:
         return self
@@ -165,3 +221,9 @@ class TinyWorld(BaseWorld):
                 progress, task = self._progress_task
                 progress.advance(task)
         return advance
+
+
+def _close(runner: ParallelRunner, ray_backend: Any) -> None:
+    runner.close()
+    if ray_backend is not None:
+        ray_backend.close()

@@ -1,0 +1,114 @@
+"""The Ray execution backend on a local Ray runtime, against the fake server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from tinytroupe import config_manager, control  # noqa: E402
+from tinytroupe.agent import TinyPerson  # noqa: E402
+from tinytroupe.environment import TinyWorld  # noqa: E402
+from tinytroupe.testing import FakeLLMServer, FaultPlan  # noqa: E402
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def scenario(backend: str, steps: int = 3) -> dict:
+    """A scripted focus group; what a user would look at afterwards."""
+    agents = [TinyPerson(f"Agent{i}") for i in range(10)]
+    with TinyWorld("town", agents, seed=8, backend=backend) as world:
+        world.make_everyone_accessible()
+        world.broadcast("The library may close on Sundays. Opinions?")
+        world.run(steps, parallelize=True)
+        result = {"transcript": list(world.transcript),
+                  "memory": world.get_agent_by_name("Agent3").episodic_memory.retrieve_all(),
+                  "state": world.get_agent_by_name("Agent7").encode_complete_state(),
+                  "metrics": world.get_parallel_metrics(),
+                  "failures": world.get_agent_failures()}
+    control.reset()
+    return result
+
+
+def test_same_scenario_same_transcript_on_threads_and_on_ray(llm_over_http: FakeLLMServer
+                                                             ) -> None:
+    config_manager.set("ray_agents_per_actor", 3)  # four actors
+    llm_over_http.configure(latency=(0.0, 0.03))
+    threads, on_ray = scenario("threads"), scenario("ray")
+    assert on_ray["transcript"] == threads["transcript"] and len(threads["transcript"]) > 10
+    assert on_ray["memory"] == threads["memory"]
+    assert on_ray["state"] == threads["state"]
+    keys = ("total_parallel_steps", "agent_turns_completed", "parallel_errors",
+            "parallel_timeouts", "agents_skipped_busy")
+    assert {k: on_ray["metrics"][k] for k in keys} == {k: threads["metrics"][k] for k in keys}
+    assert set(on_ray["metrics"]) == set(threads["metrics"])
+
+
+def test_timeouts_and_errors_behave_as_on_threads(llm_over_http: FakeLLMServer) -> None:
+    for key, value in [("parallel_execution_timeout", 1.0), ("timeout", 30),
+                       ("max_attempts", 1), ("ray_agents_per_actor", 4)]:
+        config_manager.set(key, value)
+    llm_over_http.configure(faults=FaultPlan(by_agent={"Agent1": "500", "Agent2": "hang"}))
+    threads, on_ray = scenario("threads", steps=2), scenario("ray", steps=2)
+    for result in (threads, on_ray):
+        metrics = result["metrics"]
+        assert (metrics["parallel_errors"], metrics["parallel_timeouts"]) == (2, 1)
+        assert metrics["agents_skipped_busy"] == 1  # the hung agent sits out step 2
+        assert {(f["agent"], f["error_type"]) for f in result["failures"]} == {
+            ("Agent1", "LLMRequestError"), ("Agent2", "StepTimeout")}
+    assert on_ray["transcript"] == threads["transcript"]
+
+
+def test_an_actor_killed_mid_step_is_replaced_and_nothing_delivered_is_lost(
+        llm_over_http: FakeLLMServer) -> None:
+    config_manager.set("ray_agents_per_actor", 5)  # two actors: Agent0-4 and Agent5-9
+    agents = [TinyPerson(f"Agent{i}") for i in range(10)]
+    with TinyWorld("fragile", agents, seed=2, backend="ray") as world:
+        world.make_everyone_accessible()
+        world.broadcast("Before anything else: the bridge is closed.")
+        world.run(1, parallelize=True)
+        llm_over_http.configure(latency=1.0)
+        stepping = threading.Thread(target=world.run, args=(1,), kwargs={"parallelize": True})
+        stepping.start()
+        deadline = time.monotonic() + 30
+        while llm_over_http.stats()["in_flight"] < 10 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        ray.kill(world._ray.shard_handles()[0], no_restart=True)
+        stepping.join(timeout=60)
+        failures = world.get_agent_failures()
+        assert {f["agent"] for f in failures} == {f"Agent{i}" for i in range(5)}
+        assert {f["error_type"] for f in failures} == {"ActorFailure"}
+        assert world.get_parallel_metrics()["agent_turns_completed"] == 10 + 5
+        llm_over_http.configure(latency=0.0)
+        third = world.run(1, parallelize=True, return_actions=True)[0]
+        assert set(third) == {a.name for a in world.agents}  # the new actor's agents act
+        heard = [s["content"] for e in world.get_agent_by_name("Agent1").episodic_memory
+                 .retrieve_all() if e["role"] == "user" for s in e["content"]["stimuli"]]
+        assert "Before anything else: the bridge is closed." in heard  # restored, not lost
+        step_one = [e for e in world.transcript if e["step"] == 1 and e["target"] == "Agent1"]
+        assert all(e["content"] in heard for e in step_one)
+
+
+def test_the_core_never_imports_ray_unless_chosen(tmp_path) -> None:
+    code = ("import sys\nfrom tinytroupe import config_manager\n"
+            "from tinytroupe.agent import TinyPerson\nfrom tinytroupe.environment import TinyWorld\n"
+            "config_manager.set('api_type', 'offline')\n"
+            "TinyPerson.communication_display = TinyWorld.communication_display = False\n"
+            "w = TinyWorld('w', [TinyPerson('A'), TinyPerson('B')])\nw.run(1)\n"
+            "print('ray' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

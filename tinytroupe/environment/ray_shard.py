@@ -1,0 +1,96 @@
+"""The Ray actor of the Ray backend: a shard of a world's agents, living in a worker.
+
+`AgentShard` holds several agents (their full `TinyPerson` state stays here between
+steps), runs their turns concurrently with the same `ParallelRunner` a thread-backend
+world uses (so the step timeout, error isolation and busy tracking are the same), and
+applies deliveries batched by the driver. It imports nothing from Ray: the backend
+wraps it with ``ray.remote`` (see `tinytroupe.environment.ray_backend`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from tinytroupe.agent import TinyPerson
+from tinytroupe.config import config_manager
+from tinytroupe.environment.parallel import AgentTurn, ParallelRunner
+
+#: What a delivery may call on an agent (the driver's routing, world stimuli, time).
+DELIVERABLE = frozenset({"listen", "see", "think", "internalize_goal", "socialize",
+                         "change_context", "_set_datetime", "make_agent_accessible",
+                         "make_agent_inaccessible", "make_all_agents_inaccessible"})
+#: What the driver may read from an agent.
+READABLE = frozenset({"encode_complete_state", "minibio", "get", "pop_latest_actions"})
+
+
+class AgentShard:
+    """Several agents of one world, in one Ray actor (see the module doc)."""
+
+    def __init__(self, name: str, config: dict[str, Any], secrets: dict[str, str]) -> None:
+        os.environ.update(secrets)  # the API key lives in this process's memory only
+        self.configure(config)
+        TinyPerson.communication_display = False
+        self.name = name
+        self.agents: dict[str, TinyPerson] = {}
+        self.runner = ParallelRunner(name)
+
+    def configure(self, config: dict[str, Any]) -> None:
+        for key, value in config.items():
+            config_manager.set(key, value)
+
+    def load(self, states: list[dict[str, Any]]) -> int:
+        """Create (or replace) agents from `encode_complete_state()` dicts."""
+        for state in states:
+            agent = self.agents.get(state["name"]) or TinyPerson(state["name"])
+            self.agents[agent.name] = agent.decode_complete_state(state)
+        return len(self.agents)
+
+    def act(self, names: list[str], step: int, config: dict[str, Any]) -> dict[str, Any]:
+        """One parallel step of these agents; results in the order of `names`."""
+        self.configure(config)
+        turns = {name: AgentTurn(self.agents[name]) for name in names}
+        outcome = self.runner.run(turns, step)
+        return {"results": outcome.results,
+                "failures": [f.as_dict() for f in outcome.failures],
+                "timed_out": outcome.timed_out, "skipped_busy": outcome.skipped_busy,
+                "agent_seconds": sum(t.seconds for t in turns.values())}
+
+    def deliver(self, calls: list[tuple[str, str, tuple]]) -> int:
+        """Apply `(agent, method, args)` calls in order; names stand for agents."""
+        for name, method, args in calls:
+            if method not in DELIVERABLE:
+                raise ValueError(f"{self.name}: {method!r} cannot be delivered")
+            agent = self.agents[name]
+            if method in ("make_agent_accessible", "make_agent_inaccessible"):
+                args = (self._contact(args[0]), *args[1:])
+            getattr(agent, method)(*args)
+        return len(calls)
+
+    def everyone_accessible(self, names: list[str]) -> None:
+        """Each agent here can reach every named agent (`make_everyone_accessible`)."""
+        contacts = [self._contact(name) for name in names]
+        for agent in self.agents.values():
+            agent.make_agents_accessible([c for c in contacts if c.name != agent.name])
+
+    def read(self, name: str, method: str, args: tuple = ()) -> Any:
+        if method not in READABLE:
+            raise ValueError(f"{self.name}: {method!r} cannot be read")
+        return getattr(self.agents[name], method)(*args)
+
+    def memory(self, name: str, which: str, args: tuple = ()) -> Any:
+        if which not in ("retrieve_all", "retrieve_recent", "retrieve_first",
+                         "retrieve_last", "count"):
+            raise ValueError(f"{self.name}: memory has no {which!r}")
+        return getattr(self.agents[name].episodic_memory, which)(*args)
+
+    def states(self) -> list[dict[str, Any]]:
+        return [agent.encode_complete_state() for agent in self.agents.values()]
+
+    def close(self) -> None:
+        self.runner.close()
+
+    def _contact(self, name: str) -> Any:
+        from tinytroupe.agent.tiny_person import AgentRef
+
+        return self.agents.get(name) or AgentRef(name)
