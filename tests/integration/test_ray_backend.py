@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 
@@ -99,16 +97,3 @@ def test_an_actor_killed_mid_step_is_replaced_and_nothing_delivered_is_lost(
         assert "Before anything else: the bridge is closed." in heard  # restored, not lost
         step_one = [e for e in world.transcript if e["step"] == 1 and e["target"] == "Agent1"]
         assert all(e["content"] in heard for e in step_one)
-
-
-def test_the_core_never_imports_ray_unless_chosen(tmp_path) -> None:
-    code = ("import sys\nfrom tinytroupe import config_manager\n"
-            "from tinytroupe.agent import TinyPerson\nfrom tinytroupe.environment import TinyWorld\n"
-            "config_manager.set('api_type', 'offline')\n"
-            "TinyPerson.communication_display = TinyWorld.communication_display = False\n"
-            "w = TinyWorld('w', [TinyPerson('A'), TinyPerson('B')])\nw.run(1)\n"
-            "print('ray' in sys.modules)\n")
-    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "False"

@@ -163,3 +163,24 @@ def test_choosing_ray_without_ray_installed_is_a_clear_error(monkeypatch) -> Non
 def test_an_unknown_backend_is_rejected() -> None:
     with pytest.raises(ValueError, match="threads' or 'ray'"):
         TinyWorld("odd", backend="spark")
+
+
+def test_the_core_never_imports_ray_unless_chosen(tmp_path) -> None:
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import sys
+        from tinytroupe import config_manager
+        from tinytroupe.agent import TinyPerson
+        from tinytroupe.environment import TinyWorld
+        config_manager.set("api_type", "offline")
+        TinyPerson.communication_display = TinyWorld.communication_display = False
+        TinyWorld("w", [TinyPerson("A"), TinyPerson("B")]).run(1)
+        print("ray" in sys.modules)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
