@@ -154,6 +154,7 @@ VALIDATORS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "EXECUTION_BACKEND": (_choice("threads", "ray"), "threads or ray"),
     "RAY_ADDRESS": (_optional(_str), "None or a Ray cluster address"),
     "RAY_AGENTS_PER_ACTOR": (_int(1), "an integer >= 1"),
+    "RAY_SNAPSHOT_EVERY": (_optional(_int(1)), "None or an integer >= 1"),
     "CHECKPOINT_EVERY": (_optional(_int(1)), "None or an integer >= 1"),
     "CHECKPOINT_PATH": (_optional(_str), "None or a file path"),
     "MAX_ACTIONS_BEFORE_DONE": (_int(1), "an integer >= 1"),

@@ -71,16 +71,22 @@ def fresh_simulation() -> None:
 
 
 def make_world(agents: int, name: str = "bench", memory_size: int | None = None,
-               **world_kwargs: Any) -> TinyWorld:
-    """A world of `agents` plain personas who can all talk to each other."""
+               neighbours: int | None = None, **world_kwargs: Any) -> TinyWorld:
+    """A world of `agents` plain personas who can all talk to each other (or, with
+    `neighbours`, each to that many agents next to it in a ring)."""
     fresh_simulation()
     people = []
     for i in range(agents):
         person = TinyPerson(f"Agent{i}", episodic_memory=EpisodicMemory(max_size=memory_size))
         person.define("occupation", {"title": ("teacher", "nurse", "engineer")[i % 3]})
         people.append(person)
+    if neighbours is not None:
+        for i, person in enumerate(people):
+            person.make_agents_accessible([people[(i + k) % agents]
+                                           for k in range(1, neighbours + 1)])
     world = TinyWorld(name, people, seed=1, **world_kwargs)
-    world.make_everyone_accessible()
+    if neighbours is None:
+        world.make_everyone_accessible()
     world.broadcast("What do you think of the city's new bike lanes?")
     return world
 

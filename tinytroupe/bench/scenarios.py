@@ -311,6 +311,47 @@ def factory(quick: bool) -> Result:
     return result
 
 
+def ray_backend(quick: bool) -> Result:
+    """9. Threads vs Ray actors for a big world (agents talk to 4 neighbours each)."""
+    agents, steps, latency, per_actor = (200, 2, 0.5, 50) if quick else (2000, 3, 0.5, 250)
+    result = Result("ray_backend")
+    try:
+        import ray
+    except ImportError:
+        result.notes.append("skipped: Ray is not installed (pip install -e '.[ray]')")
+        return result
+    settings(max_workers="ALL", ray_agents_per_actor=per_actor)
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    with fake_server(latency):
+        for backend in ("threads", "ray"):
+            fresh_simulation()
+            start = time.perf_counter()
+            world = make_world(agents, neighbours=4, backend=backend)
+            setup = time.perf_counter() - start
+            run = time_steps(world, steps, True)
+            world.close()
+            fresh_simulation()
+            tracemalloc.start()  # a separate pass: tracing would distort the timings
+            world = make_world(agents, neighbours=4, backend=backend)
+            time_steps(world, 1, True)
+            driver_mb = tracemalloc.get_traced_memory()[0] / 2**20
+            tracemalloc.stop()
+            world.close()
+            result.rows.append({"backend": backend, "agents": agents, "steps": steps,
+                                "latency": latency, "setup_s": setup,
+                                "step_s": run.step_seconds,
+                                "overhead_per_step_s": statistics.mean(run.step_seconds)
+                                - latency, "driver_heap_mb": driver_mb})
+    ray.shutdown()
+    threads, on_ray = result.rows
+    result.notes.append(
+        f"mean step: threads {statistics.mean(threads['step_s']):.2f} s, ray "
+        f"{statistics.mean(on_ray['step_s']):.2f} s; driver Python heap after one step: "
+        f"threads {threads['driver_heap_mb']:.0f} MB, ray {on_ray['driver_heap_mb']:.0f} MB")
+    return result
+
+
 SCENARIOS = {"speedup": speedup_curve, "worker_cap": worker_cap, "overhead": overhead,
              "scale": scale, "metrics_overhead": metrics_overhead, "timeout": timeout,
-             "provider_limit": provider_limit, "factory": factory}
+             "provider_limit": provider_limit, "factory": factory, "ray_backend": ray_backend}

@@ -113,7 +113,10 @@ class TinyWorld(BaseWorld):
             self._handle_actions(self.name_to_agent[name], actions)
         self._end_step()
         if self._ray is not None:
-            self._ray.snapshot()  # deliveries sent; the state to restart actors from
+            self._ray.flush()
+            every = config_manager.get("ray_snapshot_every")
+            if every and self.steps_done % every == 0:
+                self._ray.snapshot()  # the state to restart a failed actor from
         if outcome.failures and config_manager.get("on_agent_error") == "raise":
             raise ParallelStepError(outcome.failures)
         return outcome.results
