@@ -32,7 +32,7 @@ def test_one_failure_leaves_forty_nine_people_and_one_recorded_error(
     people = factory.generate_people(50)
     assert len(people) == 49
     [failure] = factory.get_failures()
-    assert (failure["agent"], failure["error_type"]) == ("person-7", "LLMRequestError")
+    assert (failure["agent"], failure["error_type"]) == ("batch1/person-7", "LLMRequestError")
     assert factory.get_parallel_metrics()["parallel_errors"] == 1
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -19,9 +20,17 @@ pytestmark = pytest.mark.timeout(180)
 
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
+    # Keys are not shipped to actors: workers read them from the environment they
+    # inherit from this process, so it must be there before Ray starts.
+    previous = os.environ.get("OPENAI_API_KEY")
+    os.environ["OPENAI_API_KEY"] = "sk-test-not-a-real-key"
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
+    if previous is None:
+        os.environ.pop("OPENAI_API_KEY", None)
+    else:
+        os.environ["OPENAI_API_KEY"] = previous
 
 
 def scenario(backend: str, steps: int = 3) -> dict:
@@ -97,3 +106,49 @@ def test_an_actor_killed_mid_step_is_replaced_and_nothing_delivered_is_lost(
         assert "Before anything else: the bridge is closed." in heard  # restored, not lost
         step_one = [e for e in world.transcript if e["step"] == 1 and e["target"] == "Agent1"]
         assert all(e["content"] in heard for e in step_one)
+
+
+def test_a_checkpointed_ray_world_resumes_with_its_agents_state(tmp_path) -> None:
+    path = tmp_path / "ray.ckpt"
+    agents = [TinyPerson(f"Agent{i}") for i in range(6)]
+    with TinyWorld("saved", agents, seed=4, backend="ray") as world:
+        world.make_everyone_accessible()
+        world.broadcast("Keep this in mind.")
+        world.run(2, parallelize=True, checkpoint_every=1, checkpoint_path=path)
+        saved = world.encode_complete_state()
+        world.run(1, parallelize=True)
+        expected = list(world.transcript)
+    control.reset()
+    resumed = TinyWorld.resume(path, backend="ray")
+    try:
+        assert resumed.encode_complete_state() == saved
+        resumed.run(1, parallelize=True)
+        assert list(resumed.transcript) == expected
+    finally:
+        resumed.close()
+
+
+def test_an_actor_dead_between_steps_loses_no_delivery(llm_over_http: FakeLLMServer) -> None:
+    config_manager.set("ray_agents_per_actor", 3)
+    agents = [TinyPerson(f"Agent{i}") for i in range(6)]
+    with TinyWorld("between", agents, seed=5, backend="ray") as world:
+        world.make_everyone_accessible()
+        world.run(1, parallelize=True)
+        ray.kill(world._ray.shard_handles()[0], no_restart=True)
+        world.broadcast("Important news after the crash.")
+        results = world.run(2, parallelize=True, return_actions=True)
+        assert all(set(step) == {a.name for a in agents} for step in results)
+        heard = [s["content"] for e in world.get_agent_by_name("Agent0").episodic_memory
+                 .retrieve_all() if e["role"] == "user" for s in e["content"]["stimuli"]]
+        assert "Important news after the crash." in heard
+
+
+def test_broadcast_from_an_agent_and_moved_objects(llm_over_http: FakeLLMServer) -> None:
+    people = [TinyPerson(f"P{i}") for i in range(3)]
+    with TinyWorld("voices", people, backend="ray") as world:
+        world.broadcast("I have an announcement.", source=people[0])
+        own = [s for e in world.get_agent_by_name("P0").episodic_memory.retrieve_all()
+               if e["role"] == "user" for s in e["content"]["stimuli"]]
+        assert own == []  # the sender does not hear itself
+        with pytest.raises(RuntimeError, match="get_agent_by_name"):
+            people[1].listen("this would go nowhere")

@@ -93,7 +93,7 @@ def test_invalid_answers_are_repaired_then_reported(monkeypatch) -> None:
     assert len(people) == 3
     assert client.calls.count("person-1") == 2 and client.calls.count("person-2") == 2
     [failure] = factory.get_failures()
-    assert (failure["agent"], failure["error_type"]) == ("person-1", "LLMOutputError")
+    assert (failure["agent"], failure["error_type"]) == ("batch1/person-1", "LLMOutputError")
     assert "persona.name" in failure["message"]
 
 
@@ -109,3 +109,36 @@ def test_control_reset_clears_factories() -> None:
     assert TinyPersonFactory.all_factories
     control.reset()
     assert TinyPersonFactory.all_factories == {}
+
+
+def test_a_person_still_busy_from_a_timed_out_batch_does_not_shrink_the_next(
+        monkeypatch) -> None:
+    import threading
+
+    release = threading.Event()
+    first_call = []
+
+    def override(user, attempt):
+        if user == "person-1" and not first_call:
+            first_call.append(1)
+            release.wait(10)  # the first batch's person-1 hangs past the timeout
+        return None
+
+    use(monkeypatch, Scripted(override))
+    config_manager.set("parallel_execution_timeout", 0.5)
+    factory = TinyPersonFactory(CONTEXT)
+    try:
+        assert len(factory.generate_people(3)) == 2
+        assert len(factory.generate_people(3)) == 3  # person-1 of batch 2 is not skipped
+    finally:
+        release.set()
+    assert [f["agent"] for f in factory.get_failures()] == ["batch1/person-1"]
+
+
+def test_a_failed_plan_is_reported_and_recorded(monkeypatch) -> None:
+    use(monkeypatch, Scripted(lambda user, n: "[]" if user == "plan" else None))
+    config_manager.set("max_output_repair_attempts", 0)
+    factory = TinyPersonFactory(CONTEXT)
+    with pytest.raises(PersonGenerationError, match="could not plan 4 people"):
+        factory.generate_people(4)
+    assert factory.get_failures()[0]["agent"] == "plan"

@@ -158,6 +158,7 @@ def test_choosing_ray_without_ray_installed_is_a_clear_error(monkeypatch) -> Non
     monkeypatch.setitem(sys.modules, "ray", None)  # as if not installed
     with pytest.raises(ConfigError, match=r"pip install 'tinytroupe\[ray\]'"):
         TinyWorld("needs-ray", backend="ray")
+    TinyWorld("needs-ray").close()  # the failed world did not keep its name
 
 
 def test_an_unknown_backend_is_rejected() -> None:

@@ -82,6 +82,7 @@ class TinyPerson:
         self._prompt_version = 0
         self._prompt_cache: tuple[Any, str, str] | None = None
         self._turn_guard: Any = None  # set by a parallel step while it runs our turn
+        self._moved_to: str | None = None  # a Ray world's name, once the agent lives there
         self._lock = threading.RLock()
         self._acting = threading.Lock()
         self.environment: Any = None
@@ -108,6 +109,7 @@ class TinyPerson:
 
     def define(self, key: str, value: Any, group: str | None = None) -> TinyPerson:
         """Set a persona field (or append to list field `group`); returns self."""
+        self._check_local()
         with self._lock:
             if group is None:
                 self._persona[key] = copy.deepcopy(value)
@@ -192,7 +194,14 @@ class TinyPerson:
 
     # --- perception -----------------------------------------------------------------
 
+    def _check_local(self) -> None:
+        if self._moved_to is not None:
+            raise RuntimeError(
+                f"{self.name} now lives on a Ray actor of world {self._moved_to!r}; use "
+                f"world.get_agent_by_name({self.name!r}) instead of the original object")
+
     def _observe(self, kind: str, content: str, source: Any = None) -> TinyPerson:
+        self._check_local()
         source_name = getattr(source, "name", source) or ""
         stimulus = {"type": kind, "content": content, "source": source_name}
         with self._lock:
@@ -253,6 +262,7 @@ class TinyPerson:
         mental state), so an `act()` that raises an `LLMError` (model unreachable,
         answer malformed after repairs) leaves no trace of itself.
         """
+        self._check_local()
         limit = n if n is not None else config_manager.get("max_actions_before_done")
         taken: list[dict[str, str]] = []
         state: dict[str, Any] = {}

@@ -123,7 +123,7 @@ class BaseWorld:
 
     def broadcast(self, speech: str, source: TinyPerson | None = None) -> None:
         for agent in self.agents:
-            if agent is not source:
+            if not _same_agent(agent, source):
                 agent.listen(speech, source=source)
         self._record("broadcast", source, "*", speech)
 
@@ -309,7 +309,7 @@ class BaseWorld:
 
     def _handle_talk(self, source: TinyPerson, content: str, target: str) -> None:
         recipient = self.get_agent_by_name(target)
-        if recipient is source:
+        if _same_agent(recipient, source):
             logger.debug("%s talked to itself; not delivered", source.name)
         elif recipient is not None:
             recipient.listen(content, source=source)
@@ -321,7 +321,7 @@ class BaseWorld:
 
     def _handle_reach_out(self, source: TinyPerson, content: str, target: str) -> None:
         other = self.get_agent_by_name(target)
-        if other is None or other is source:
+        if other is None or _same_agent(other, source):
             return
         source.make_agent_accessible(other)
         other.make_agent_accessible(source)
@@ -351,8 +351,11 @@ class BaseWorld:
             "random_state": _random_state_to_json(self._random.getstate()),
             "max_transcript_events": self.transcript.maxlen,
             "transcript": list(self.transcript),
-            "agents": [agent.encode_complete_state() for agent in self.agents],
+            "agents": self._agent_states(),
         }
+
+    def _agent_states(self) -> list[dict[str, Any]]:
+        return [agent.encode_complete_state() for agent in self.agents]
 
     def decode_complete_state(self, state: dict[str, Any]) -> BaseWorld:
         """Restore from `encode_complete_state`; agents are matched (or created) by name."""
@@ -364,12 +367,15 @@ class BaseWorld:
         self.transcript = deque(state.get("transcript", []),
                                 maxlen=state.get("max_transcript_events", TRANSCRIPT_MAX_EVENTS))
         self.remove_all_agents()
-        agents = [TinyPerson.all_agents.get(s["name"]) or TinyPerson(s["name"])
-                  for s in state["agents"]]
-        self.add_agents(agents)
-        for agent, agent_state in zip(agents, state["agents"], strict=True):
-            agent.decode_complete_state(agent_state)
+        self._restore_agents(state["agents"])
         return self
+
+    def _restore_agents(self, states: list[dict[str, Any]]) -> None:
+        """Add agents in the given states (matched, or created, by name)."""
+        agents = [TinyPerson.all_agents.get(s["name"]) or TinyPerson(s["name"]) for s in states]
+        for agent, agent_state in zip(agents, states, strict=True):
+            agent.decode_complete_state(agent_state)
+        self.add_agents(agents)
 
 
 def _random_state_to_json(state: tuple) -> list:
@@ -380,3 +386,8 @@ def _random_state_to_json(state: tuple) -> list:
 def _random_state_from_json(state: list) -> tuple:
     version, internal, gauss = state
     return (version, tuple(internal), gauss)
+
+
+def _same_agent(agent: Any, other: Any) -> bool:
+    """Agents are one and the same by name (a Ray world holds handles, not the objects)."""
+    return agent is not None and other is not None and agent.name == getattr(other, "name", other)

@@ -11,15 +11,20 @@ fetch from the actor.
 A parallel step asks every actor to act its agents (each runs them on its own
 `ParallelRunner`, with the configured timeout) and waits for the answers with
 `ray.wait`, at most the step timeout plus a grace period. An actor that died (or
-never answered) makes its agents' turns errors for that step; it is replaced by a new
-actor restored from the agents' state after the last completed step (kept here), and
-the deliveries sent since then are replayed, so nothing delivered is lost.
+never answered) makes its agents' turns errors for that step. Whenever an actor is
+found dead (acting, delivering, reading), it is replaced by a new actor loaded with
+its agents' last state copy (taken every ``RAY_SNAPSHOT_EVERY`` steps), and the
+deliveries sent since that copy are replayed in order, so nothing delivered is lost;
+with copies less often than every step, the agents also lose what they themselves
+did since the copy.
+
+API keys are not shipped to actors: the workers read them from their own environment
+(a local Ray runtime inherits the driver's; on a cluster, set them on the nodes).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from tinytroupe.config import ConfigError, config_manager
@@ -30,8 +35,6 @@ logger = logging.getLogger("tinytroupe")
 
 #: Seconds the driver waits beyond the step timeout for actors to answer.
 _GRACE = 5.0
-_SECRETS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_KEY", "AZURE_OPENAI_API_KEY",
-            "AZURE_OPENAI_ENDPOINT")
 
 
 def import_ray() -> Any:
@@ -171,32 +174,39 @@ class RayBackend:
         self._actor_class = self.ray.remote(AgentShard).options(num_cpus=0, max_concurrency=4)
         self._shards: list[Any] = []  # actor handles
         self._shard_of: dict[str, int] = {}
-        self._snapshots: dict[str, dict[str, Any]] = {}  # agent state after the last step
+        self._placed = 0
+        self._snapshots: dict[str, dict[str, Any]] = {}  # agent state at the last copy
         self._pending: dict[int, list[tuple]] = {}  # deliveries not yet sent
-        self._since_snapshot: dict[int, list[tuple]] = {}  # sent after the last snapshot
+        self._since_snapshot: dict[int, list[tuple[str, Any]]] = {}  # sent since the copy
 
     # --- placement ------------------------------------------------------------------
 
     def place(self, states: list[dict[str, Any]]) -> list[RemoteAgent]:
-        """Move agents (their complete states) onto actors; return their handles."""
-        handles = []
-        for state in states:
-            index = len(self._shard_of) // self.per_actor
-            while index >= len(self._shards):
-                self._shards.append(self._new_actor(len(self._shards)))
-            self._shard_of[state["name"]] = index
-            self._snapshots[state["name"]] = state
-            handles.append(RemoteAgent(state["name"], self))
+        """Move agents (their complete states) onto actors; an agent already placed is
+        replaced in place. Returns their handles."""
         by_shard: dict[int, list[dict]] = {}
         for state in states:
-            by_shard.setdefault(self._shard_of[state["name"]], []).append(state)
-        self._call_all({i: self._shards[i].load.remote(s) for i, s in by_shard.items()})
-        return handles
+            index = self._shard_of.get(state["name"])
+            if index is None:
+                index, self._placed = self._placed // self.per_actor, self._placed + 1
+                while index >= len(self._shards):
+                    self._shards.append(self._new_actor(len(self._shards)))
+                self._shard_of[state["name"]] = index
+            self._snapshots[state["name"]] = state
+            by_shard.setdefault(index, []).append(state)
+        self._gather({i: self._shards[i].load.remote(s) for i, s in by_shard.items()})
+        return [RemoteAgent(state["name"], self) for state in states]
+
+    def remove(self, name: str) -> None:
+        index = self._shard_of.pop(name, None)
+        self._snapshots.pop(name, None)
+        if index is not None:
+            self.flush()
+            self._gather({index: self._shards[index].unload.remote([name])})
 
     def _new_actor(self, index: int) -> Any:
-        secrets = {k: os.environ[k] for k in _SECRETS if k in os.environ}
         return self._actor_class.remote(f"{self.world_name}-shard-{index}",
-                                        config_manager.as_dict(), secrets)
+                                        config_manager.as_dict())
 
     # --- deliveries -----------------------------------------------------------------
 
@@ -206,25 +216,49 @@ class RayBackend:
 
     def everyone_accessible(self, names: list[str]) -> None:
         self.flush()
-        self._call_all({i: shard.everyone_accessible.remote(names)
-                        for i, shard in enumerate(self._shards)})
-        for index in range(len(self._shards)):
-            self._since_snapshot.setdefault(index, []).append(("*", "everyone", (names,)))
+        refs = {}
+        for index, shard in enumerate(self._shards):
+            self._since_snapshot.setdefault(index, []).append(("everyone", names))
+            refs[index] = shard.everyone_accessible.remote(names)
+        self._gather(refs)
 
     def flush(self) -> None:
         """Send every queued delivery, one batch per actor, in queue order."""
         pending, self._pending = self._pending, {}
-        if pending:
-            self._call_all({i: self._shards[i].deliver.remote(calls)
-                            for i, calls in pending.items()})
-            for index, calls in pending.items():
-                self._since_snapshot.setdefault(index, []).extend(calls)
+        refs = {}
+        for index, calls in pending.items():
+            self._since_snapshot.setdefault(index, []).append(("deliver", calls))
+            refs[index] = self._shards[index].deliver.remote(calls)
+        self._gather(refs)  # a dead actor is replaced and gets the batch by replay
 
     def fetch(self, agent: RemoteAgent, kind: str, method: str, args: tuple) -> Any:
         self.flush()
-        shard = self._shards[self._shard_of[agent.name]]
-        call = shard.memory if kind == "memory" else shard.read
-        return self.ray.get(call.remote(agent.name, method, args))
+        index = self._shard_of[agent.name]
+
+        def read(i: int) -> Any:
+            call = self._shards[i].memory if kind == "memory" else self._shards[i].read
+            return self.ray.get(call.remote(agent.name, method, args))
+
+        try:
+            return read(index)
+        except self.ray.exceptions.RayActorError as exc:
+            self._replace(index, exc)
+            return read(index)
+
+    def all_states(self, names: list[str]) -> list[dict[str, Any]]:
+        """The current state of these agents, read in one call per actor."""
+        self.flush()
+        refs = {i: shard.states.remote() for i, shard in enumerate(self._shards)}
+        found = {state["name"]: state
+                 for states in self._gather(refs, retry=self._states_of).values()
+                 for state in states}
+        return [found[name] for name in names]
+
+    def snapshot(self) -> None:
+        """Copy every agent's state here (what a replacement actor is loaded with)."""
+        for state in self.all_states(list(self._shard_of)):
+            self._snapshots[state["name"]] = state
+        self._since_snapshot.clear()
 
     # --- steps ----------------------------------------------------------------------
 
@@ -238,7 +272,13 @@ class RayBackend:
         refs = {index: self._shards[index].act.remote(names, step, config)
                 for index, names in names_by_shard.items()}
         timeout = config_manager.get("parallel_execution_timeout") + _GRACE
-        ready, _ = self.ray.wait(list(refs.values()), num_returns=len(refs), timeout=timeout)
+        try:
+            ready, _ = self.ray.wait(list(refs.values()), num_returns=len(refs),
+                                     timeout=timeout)
+        except BaseException:  # Ctrl-C: the actors must apply nothing more of this step
+            for shard in self._shards:
+                shard.abandon.remote()
+            raise
         answers: dict[str, dict] = {}
         outcome = BatchOutcome()
         for index, ref in refs.items():
@@ -255,40 +295,41 @@ class RayBackend:
             outcome.timed_out += answer["timed_out"]
             outcome.skipped_busy += answer["skipped_busy"]
             outcome.failures += [AgentFailure(**f) for f in answer["failures"]]
-            answers.update(answer["results"])
             outcome.agent_seconds += answer["agent_seconds"]
+            answers.update(answer["results"])
         outcome.results = {a.name: answers[a.name] for a in agents if a.name in answers}
         return outcome
 
-    def snapshot(self) -> None:
-        """Keep every agent's state after a completed step (for restarting actors)."""
-        self.flush()
-        states = self._call_all({i: s.states.remote() for i, s in enumerate(self._shards)})
-        for shard_states in states.values():
-            for state in shard_states:
-                self._snapshots[state["name"]] = state
-        self._since_snapshot.clear()
+    # --- failures -------------------------------------------------------------------
+
+    def _gather(self, refs: dict[int, Any], retry: Any = None) -> dict[int, Any]:
+        """Results by actor; a dead actor is replaced (then asked again with `retry`)."""
+        results = {}
+        for index, ref in refs.items():
+            try:
+                results[index] = self.ray.get(ref)
+            except self.ray.exceptions.RayActorError as exc:
+                self._replace(index, exc)
+                results[index] = retry(index) if retry is not None else None
+        return results
+
+    def _states_of(self, index: int) -> list[dict[str, Any]]:
+        return self.ray.get(self._shards[index].states.remote())
 
     def _replace(self, index: int, error: BaseException) -> None:
-        logger.error("%s: actor %d failed (%s); restarting it from the last completed step",
+        """A new actor for shard `index`: its agents' last copies, then the replay."""
+        logger.error("%s: actor %d failed (%s); replacing it from the last state copy",
                      self.world_name, index, error)
         try:
             self.ray.kill(self._shards[index], no_restart=True)
         except Exception:  # noqa: BLE001 - it may be gone already
             pass
-        self._shards[index] = self._new_actor(index)
-        states = [self._snapshots[n] for n, i in self._shard_of.items() if i == index]
-        self.ray.get(self._shards[index].load.remote(states))
-        replay = self._since_snapshot.get(index, [])
-        calls = [c for c in replay if c[0] != "*"]
-        for call in replay:
-            if call[0] == "*":
-                self.ray.get(self._shards[index].everyone_accessible.remote(*call[2]))
-        if calls:
-            self.ray.get(self._shards[index].deliver.remote(calls))
-
-    def _call_all(self, refs: dict[int, Any]) -> dict[int, Any]:
-        return dict(zip(refs, self.ray.get(list(refs.values())), strict=True))
+        shard = self._shards[index] = self._new_actor(index)
+        self.ray.get(shard.load.remote(
+            [self._snapshots[n] for n, i in self._shard_of.items() if i == index]))
+        for kind, payload in self._since_snapshot.get(index, []):  # in the original order
+            call = shard.deliver if kind == "deliver" else shard.everyone_accessible
+            self.ray.get(call.remote(payload))
 
     def shard_handles(self) -> list[Any]:
         """The actors (for tests and diagnostics)."""

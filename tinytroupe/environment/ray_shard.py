@@ -9,7 +9,6 @@ wraps it with ``ray.remote`` (see `tinytroupe.environment.ray_backend`).
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from tinytroupe.agent import TinyPerson
@@ -27,13 +26,13 @@ READABLE = frozenset({"encode_complete_state", "minibio", "get", "pop_latest_act
 class AgentShard:
     """Several agents of one world, in one Ray actor (see the module doc)."""
 
-    def __init__(self, name: str, config: dict[str, Any], secrets: dict[str, str]) -> None:
-        os.environ.update(secrets)  # the API key lives in this process's memory only
+    def __init__(self, name: str, config: dict[str, Any]) -> None:
         self.configure(config)
         TinyPerson.communication_display = False
         self.name = name
         self.agents: dict[str, TinyPerson] = {}
         self.runner = ParallelRunner(name)
+        self._turns: dict[str, AgentTurn] = {}  # of the step being acted
 
     def configure(self, config: dict[str, Any]) -> None:
         for key, value in config.items():
@@ -49,12 +48,23 @@ class AgentShard:
     def act(self, names: list[str], step: int, config: dict[str, Any]) -> dict[str, Any]:
         """One parallel step of these agents; results in the order of `names`."""
         self.configure(config)
-        turns = {name: AgentTurn(self.agents[name]) for name in names}
+        turns = self._turns = {name: AgentTurn(self.agents[name]) for name in names}
         outcome = self.runner.run(turns, step)
         return {"results": outcome.results,
                 "failures": [f.as_dict() for f in outcome.failures],
                 "timed_out": outcome.timed_out, "skipped_busy": outcome.skipped_busy,
                 "agent_seconds": sum(t.seconds for t in turns.values())}
+
+    def abandon(self) -> None:
+        """The driver gave up on the current step (Ctrl-C): turns still running apply
+        nothing when they end."""
+        for turn in self._turns.values():
+            turn.abandon()
+
+    def unload(self, names: list[str]) -> None:
+        for name in names:
+            self.agents.pop(name, None)
+            TinyPerson.all_agents.pop(name, None)
 
     def deliver(self, calls: list[tuple[str, str, tuple]]) -> int:
         """Apply `(agent, method, args)` calls in order; names stand for agents."""

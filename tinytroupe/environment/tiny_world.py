@@ -41,17 +41,21 @@ class TinyWorld(BaseWorld):
 
     def __init__(self, name: str | None = None, agents: list[Any] | None = None,
                  *args: Any, backend: str | None = None, **kwargs: Any) -> None:
+        self.backend = (backend or config_manager.get("execution_backend")).lower()
+        if self.backend not in ("threads", "ray"):
+            raise ValueError(f"TinyWorld backend must be 'threads' or 'ray', got {backend!r}")
         super().__init__(name, None, *args, **kwargs)
         self._parallel = ParallelRunner(self.name)
         self._progress_task: tuple[Progress, Any] | None = None
-        self.backend = (backend or config_manager.get("execution_backend")).lower()
         self._ray: Any = None
         if self.backend == "ray":
             from tinytroupe.environment.ray_backend import RayBackend
 
-            self._ray = RayBackend(self.name)
-        elif self.backend != "threads":
-            raise ValueError(f"TinyWorld backend must be 'threads' or 'ray', got {backend!r}")
+            try:
+                self._ray = RayBackend(self.name)
+            except BaseException:
+                BaseWorld.all_environments.pop(self.name, None)  # the name stays free
+                raise
         self._finalizer = weakref.finalize(self, _close, self._parallel, self._ray)
         self.add_agents(agents or [])
 
@@ -67,7 +71,24 @@ class TinyWorld(BaseWorld):
             raise ValueError(f"Agent names must be unique, but {taken[0]!r} is already "
                              f"in the environment {self.name!r}.")
         handles = self._ray.place([agent.encode_complete_state() for agent in agents])
+        for agent in agents:  # the agent now lives on an actor: its local copy is retired
+            agent._moved_to = self.name
         return super().add_agents(handles)
+
+    def remove_agent(self, agent: Any) -> TinyWorld:
+        if self._ray is not None and agent.name in self.name_to_agent:
+            self._ray.remove(agent.name)
+        return super().remove_agent(agent)
+
+    def _restore_agents(self, states: list[dict[str, Any]]) -> None:
+        if self._ray is None:
+            return super()._restore_agents(states)
+        super().add_agents(self._ray.place(states))  # the saved states go to the actors
+
+    def _agent_states(self) -> list[dict[str, Any]]:
+        if self._ray is None:
+            return super()._agent_states()
+        return self._ray.all_states([agent.name for agent in self.agents])
 
     def add_agent(self, agent: Any) -> TinyWorld:
         if self._ray is not None and not hasattr(agent, "_backend"):
@@ -130,6 +151,9 @@ class TinyWorld(BaseWorld):
         outcome = self._ray.run_turns(order, step)
         timed = config_manager.get("collect_parallel_metrics")
         self._parallel.record(outcome, time.perf_counter() - start if timed else None)
+        for failure in outcome.failures:  # the actor's worker log has the traceback
+            logger.error("%s: %s failed in step %d on Ray: %s: %s", self.name, failure.agent,
+                         step, failure.error_type, failure.message)
         self._parallel.failures.extend(outcome.failures)
         self._parallel.failures.extend(
             AgentFailure(step, name, "StepTimeout", "did not finish within the step timeout")

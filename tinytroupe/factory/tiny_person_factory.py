@@ -89,12 +89,21 @@ class TinyPersonFactory:
                         self._batches, "person", type(exc.__cause__).__name__, str(exc)))
                     logger.error("%s", exc)
             return people
-        sketches = self._plan(number_of_people, agent_particularities)
         self._batches += 1
-        tasks = {f"person-{i}": Task(lambda s=sketch, i=i: self._persona_spec(
+        batch = self._batches
+        try:
+            sketches = self._plan(number_of_people, agent_particularities)
+        except Exception as exc:
+            self._runner.failures.append(AgentFailure(batch, "plan", type(exc).__name__,
+                                                      str(exc)))
+            raise PersonGenerationError(f"{self.name}: could not plan {number_of_people} "
+                                        f"people: {exc}") from exc
+        # keys unique per batch: a person still busy from an earlier, timed-out batch
+        # must not make this batch skip its namesake
+        tasks = {f"batch{batch}/person-{i}": Task(lambda s=sketch, i=i: self._persona_spec(
                      agent_particularities, s, key=f"person-{i}"))
                  for i, sketch in enumerate(sketches)}
-        outcome = self._runner.run(tasks, step=self._batches)
+        outcome = self._runner.run(tasks, step=batch)
         return [self._admit(spec) for spec in outcome.results.values()]
 
     def get_parallel_metrics(self) -> dict[str, Any]:
