@@ -501,3 +501,20 @@ def test_sequential_steps_skip_an_agent_still_busy_from_a_parallel_timeout(relea
         world._step_in_parallel()
         result = world._step_sequentially()  # would block on A0's lock if it waited
         assert set(result) == {"A1"}
+
+
+def test_a_turn_is_either_committed_or_abandoned_never_both() -> None:
+    from tinytroupe.environment.parallel import AgentTurn
+
+    action = [{"type": "THINK", "content": "x", "target": ""}]
+    late, early = TinyPerson("Late"), TinyPerson("Early")
+    abandoned = AgentTurn(late)
+    late._turn_guard = abandoned.guard
+    assert abandoned.abandon() is True
+    assert late._commit(action, {}) is False  # refused: nothing applied
+    assert late.episodic_memory.count() == 0 and late.pop_latest_actions() == []
+    committed = AgentTurn(early)
+    early._turn_guard = committed.guard
+    assert early._commit(action, {}) is True
+    assert committed.abandon() is False  # too late: the step must use its result
+    assert early.pop_latest_actions() == action

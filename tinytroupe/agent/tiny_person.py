@@ -336,8 +336,10 @@ class TinyPerson:
         """
         guard = self._turn_guard
         with guard.lock if guard is not None else contextlib.nullcontext():
-            if guard is not None and guard.abandoned:
-                return False
+            if guard is not None:
+                if guard.abandoned:
+                    return False
+                guard.committed = True
             with self._lock:
                 for action in actions:
                     self.episodic_memory.store(self._action_episode(action))

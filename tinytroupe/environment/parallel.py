@@ -42,6 +42,8 @@ logger = logging.getLogger("tinytroupe")
 
 #: How often the waiting thread wakes up, so Ctrl-C is seen promptly.
 _WAIT_SLICE = 0.25
+#: How long a task that applied its outcome just at the deadline gets to return.
+_LATE_FINISH = 0.2
 #: Recent failures kept per runner.
 _FAILURES_KEPT = 100
 
@@ -98,8 +100,10 @@ class Task:
             if self._timed:
                 self.seconds = time.perf_counter() - start
 
-    def abandon(self) -> None:
-        """Called (from the waiting thread) when the batch stops waiting for this task."""
+    def abandon(self) -> bool:
+        """Called (from the waiting thread) when the batch stops waiting for this task;
+        False if it is too late (the task already applied its outcome)."""
+        return True
 
 
 def resolve_max_workers(setting: Any, tasks: int) -> int:
@@ -152,8 +156,7 @@ class ParallelRunner:
             raise
         wall = time.perf_counter() - start
         for key, future in futures.items():
-            if future in pending:
-                self._give_up(key, future, ready[key])
+            if future in pending and self._give_up(key, future, ready[key]):
                 outcome.timed_out.append(key)
         self._collect(futures, outcome, step, timeout)
         outcome.agent_seconds = sum(t.seconds for t in ready.values())
@@ -182,14 +185,24 @@ class ParallelRunner:
             self._pool.set_max_workers(workers)
         return self._pool
 
-    def _give_up(self, key: str, future: Future, task: Task) -> None:
-        """Stop waiting for a task: cancel it if queued, else abandon it (it is busy)."""
-        if future.cancel() or future.done():
-            return
-        task.abandon()
+    def _give_up(self, key: str, future: Future, task: Task) -> bool:
+        """Stop waiting for a task: cancel it if queued, else abandon it (it is busy).
+
+        False if the task got in first: it finished, or already applied its outcome
+        (its result is then as good as any other and must be used, not dropped).
+        """
+        if future.cancel():
+            return True
+        if future.done():
+            return False
+        if not task.abandon():  # it applied its outcome a moment ago: let it return
+            concurrent.futures.wait([future], timeout=_LATE_FINISH)
+            if future.done():
+                return False
         self._busy[key] = future
         if self._pool is not None:
             self._pool.detach(future)
+        return True
 
     def _collect(self, futures: dict[str, Future], outcome: BatchOutcome, step: int,
                  timeout: float) -> None:
@@ -229,12 +242,14 @@ def _wait(pending: set[Future], deadline: float) -> set[Future]:
 
 
 class TurnGuard:
-    """Lets a step give up on an agent's turn without a race: the agent applies its
-    act's outcome under `lock` only if not `abandoned` (see `TinyPerson._commit`)."""
+    """Lets a step give up on an agent's turn without a race: under `lock`, the agent
+    applies its act's outcome only if not `abandoned` and then sets `committed`, and the
+    step abandons the turn only if not `committed` (see `TinyPerson._commit`)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.abandoned = False
+        self.committed = False
 
 
 class AgentTurn(Task):
@@ -259,6 +274,8 @@ class AgentTurn(Task):
             actions = self.agent.pop_latest_actions()
         return actions
 
-    def abandon(self) -> None:
+    def abandon(self) -> bool:
         with self.guard.lock:
-            self.guard.abandoned = True
+            if not self.guard.committed:
+                self.guard.abandoned = True
+            return self.guard.abandoned
