@@ -28,7 +28,6 @@ import signal
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +37,7 @@ from tinytroupe.clients.offline import OfflineModel, agent_name
 from tinytroupe.testing.faults import KINDS, FaultPlan, FaultPolicy, Latency, Range
 from tinytroupe.testing.process import ServerAddress
 from tinytroupe.testing.stats import OUTCOMES, RequestStats
+from tinytroupe.testing.wire import completion, error_response, truncate_json
 
 if TYPE_CHECKING:  # process.py is imported on first use (see FakeLLMServer.spawn)
     from tinytroupe.testing.process import FakeLLMProcess
@@ -50,16 +50,6 @@ COMPLETION_PATHS = (
     "/chat/completions",
     "/openai/deployments/{deployment}/chat/completions",
 )
-
-
-def _tokens(chars: int) -> int:
-    return math.ceil(chars / 4)
-
-
-def _error(status: int, message: str, kind: str, headers: dict[str, str] | None = None
-           ) -> web.Response:
-    body = {"error": {"message": message, "type": kind, "code": kind}}
-    return web.json_response(body, status=status, headers=headers)
 
 
 class FakeLLMApp:
@@ -135,15 +125,17 @@ class FakeLLMApp:
                 raise TypeError("messages is not a list")
         except (ValueError, KeyError, TypeError) as exc:
             self.stats.count("bad_request")
-            return _error(400, f"invalid chat-completions request: {exc!r}", "invalid_request")
+            return error_response(400, f"invalid chat-completions request: {exc!r}",
+                                  "invalid_request")
         user = body.get("user") if isinstance(body.get("user"), str) else None
         names = [n for n in (agent_name(messages), user) if n]
         agent = names[0] if names else None
         wait = self.policy.over_quota()
         if wait is not None:
             self.stats.count("limited", agent)
-            return _error(429, "rate limit reached (fake provider quota)", "rate_limit_exceeded",
-                          {"Retry-After": f"{max(wait, 0.001):.3f}"})
+            return error_response(429, "rate limit reached (fake provider quota)",
+                                  "rate_limit_exceeded",
+                                  {"Retry-After": f"{max(wait, 0.001):.3f}"})
         kind = self.policy.choose(names)
         if kind == "hang":
             self.stats.count("hang", agent)
@@ -156,11 +148,11 @@ class FakeLLMApp:
             content = self.responder(messages)
         except Exception as exc:  # a broken responder is the test's bug: say so
             self.stats.count("error", agent)
-            return _error(500, f"responder failed: {exc!r}", "responder_error")
+            return error_response(500, f"responder failed: {exc!r}", "responder_error")
         self.stats.count(kind or "ok", agent)
         if kind == "malformed":
-            content = _truncate_json(content)
-        payload = json.dumps(_completion(body, messages, content)).encode()
+            content = truncate_json(content)
+        payload = json.dumps(completion(body, messages, content)).encode()
         if kind == "bad_body":
             return web.Response(body=payload[: len(payload) // 2], content_type="application/json")
         if kind == "slow_drip":
@@ -169,15 +161,16 @@ class FakeLLMApp:
 
     def _http_fault(self, kind: str) -> web.Response:
         if kind == "500":
-            return _error(500, "injected internal server error", "server_error")
+            return error_response(500, "injected internal server error", "server_error")
         seconds = round(self.policy.retry_after(), 3)
         text = str(int(seconds)) if seconds == int(seconds) else str(seconds)
-        return _error(429, "injected rate limit", "rate_limit_exceeded", {"Retry-After": text})
+        return error_response(429, "injected rate limit", "rate_limit_exceeded",
+                              {"Retry-After": text})
 
     async def _hang(self) -> web.Response:
         assert self._stopping is not None
         await self._stopping.wait()
-        return _error(503, "server stopped while the request hung", "server_stopping")
+        return error_response(503, "server stopped while the request hung", "server_stopping")
 
     async def _drip(self, request: web.Request, payload: bytes, seconds: float
                     ) -> web.StreamResponse:
@@ -216,7 +209,7 @@ class FakeLLMApp:
         try:
             self.apply_config(json.loads(await request.read() or b"{}"))
         except (ValueError, TypeError, KeyError) as exc:
-            return _error(400, f"bad /config: {exc}", "invalid_request")
+            return error_response(400, f"bad /config: {exc}", "invalid_request")
         return web.json_response(self.config())
 
     def apply_config(self, data: dict[str, Any]) -> None:
@@ -231,33 +224,6 @@ class FakeLLMApp:
     def config(self) -> dict[str, Any]:
         """The configuration in force, as JSON."""
         return {"latency": list(self.latency.range), "faults": self.policy.plan.to_dict()}
-
-
-def _truncate_json(content: str) -> str:
-    """`content` cut in half, so that it is no longer valid JSON."""
-    cut = content[: len(content) // 2]
-    try:
-        json.loads(cut)
-    except ValueError:
-        return cut
-    return '{"actions": ['
-
-
-def _completion(request: dict[str, Any], messages: list[dict[str, Any]], content: str
-                ) -> dict[str, Any]:
-    """An OpenAI ``chat.completion`` object answering `request` with `content`."""
-    prompt = _tokens(sum(len(str(m.get("content", ""))) for m in messages if isinstance(m, dict)))
-    completion = _tokens(len(content))
-    return {
-        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": request.get("model", "fake-llm"),
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
-                     "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
-                  "total_tokens": prompt + completion},
-    }
 
 
 class FakeLLMServer(ServerAddress):
