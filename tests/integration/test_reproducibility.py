@@ -64,7 +64,9 @@ def test_replay_from_the_cache_makes_no_request(llm_over_http: FakeLLMServer, tm
     llm_over_http.stop()  # any request now would fail
     usage.reset()
     world = simulate(tmp_path / "replay.jsonl", seed=3)
-    assert world.get_parallel_metrics()["parallel_errors"] == 0
+    metrics = world.get_parallel_metrics()
+    assert metrics["parallel_errors"] == 0
+    assert (metrics["cache_hits"], metrics["cache_misses"], metrics["llm_calls"]) == (24, 0, 0)
     assert (usage.snapshot().cache_hits, usage.snapshot().requests) == (8 * 3, 0)
     assert filecmp.cmp(tmp_path / "live.jsonl", tmp_path / "replay.jsonl", shallow=False)
 

@@ -129,6 +129,8 @@ class ParallelMetrics:
                 "llm_rate_limited": self._llm.rate_limited,
                 "llm_failures": self._llm.failures,
                 "llm_throttled_seconds": self._llm.throttled_seconds,
+                "cache_hits": self._llm.cache_hits,
+                "cache_misses": self._llm.cache_misses,
                 "prompt_tokens": self._llm.prompt_tokens,
                 "completion_tokens": self._llm.completion_tokens,
                 "estimated_cost": self._cost,
