@@ -134,7 +134,17 @@ def test_an_actor_dead_between_steps_loses_no_delivery(llm_over_http: FakeLLMSer
     with TinyWorld("between", agents, seed=5, backend="ray") as world:
         world.make_everyone_accessible()
         world.run(1, parallelize=True)
-        ray.kill(world._ray.shard_handles()[0], no_restart=True)
+        doomed = world._ray.shard_handles()[0]
+        ray.kill(doomed, no_restart=True)
+        deadline = time.monotonic() + 30  # the kill is asynchronous: wait until it is dead
+        while time.monotonic() < deadline:
+            try:
+                ray.get(doomed.states.remote(), timeout=10)
+            except ray.exceptions.RayActorError:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the killed actor kept answering")
         world.broadcast("Important news after the crash.")
         results = world.run(2, parallelize=True, return_actions=True)
         assert all(set(step) == {a.name for a in agents} for step in results)
@@ -152,3 +162,36 @@ def test_broadcast_from_an_agent_and_moved_objects(llm_over_http: FakeLLMServer)
         assert own == []  # the sender does not hear itself
         with pytest.raises(RuntimeError, match="get_agent_by_name"):
             people[1].listen("this would go nowhere")
+
+
+def test_ctrl_c_during_a_ray_step_applies_nothing_on_the_actors(
+        llm_over_http: FakeLLMServer) -> None:
+    import signal
+
+    def interrupt(_signum, _frame):
+        raise KeyboardInterrupt
+
+    llm_over_http.configure(latency=1.0)
+    agents = [TinyPerson(f"Agent{i}") for i in range(4)]
+    with TinyWorld("interrupted", agents, seed=1, backend="ray") as world:
+        previous = signal.signal(signal.SIGALRM, interrupt)
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                signal.setitimer(signal.ITIMER_REAL, 0.5)
+                world.run(1, parallelize=True)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+        assert world.steps_done == 0 and list(world.transcript) == []
+        llm_over_http.configure(latency=0.0)
+        delivered: dict[str, int] = {a.name: 0 for a in agents}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # until the abandoned turns have ended
+            step = world.run(1, parallelize=True, return_actions=True)[0]
+            for name, actions in step.items():
+                delivered[name] += len(actions)
+            if len(step) == len(agents):
+                break
+        for agent in world.agents:
+            own = [e for e in agent.episodic_memory.retrieve_all() if e["role"] == "assistant"]
+            assert len(own) == delivered[agent.name]  # nothing of the interrupted step

@@ -518,3 +518,27 @@ def test_a_turn_is_either_committed_or_abandoned_never_both() -> None:
     assert early._commit(action, {}) is True
     assert committed.abandon() is False  # too late: the step must use its result
     assert early.pop_latest_actions() == action
+
+
+def test_interrupting_a_runner_from_another_thread_ends_its_batch_now(release) -> None:
+    from tinytroupe.environment.parallel import ParallelRunner, Task
+
+    config_manager.set("parallel_execution_timeout", 60)
+    started = threading.Barrier(3, timeout=10)
+    runner = ParallelRunner("interruptible")
+
+    def blocked() -> str:
+        started.wait()
+        release.wait(30)
+        return "late"
+
+    runner.interrupt("another batch")  # not this one: no effect
+    threading.Thread(target=lambda: (started.wait(), runner.interrupt("this batch")),
+                     daemon=True).start()
+    begin = time.monotonic()
+    outcome = runner.run({"a": Task(blocked), "b": Task(blocked)}, step=1, token="this batch")
+    assert time.monotonic() - begin < 10  # not the 60 s timeout
+    assert outcome.timed_out == ["a", "b"] and outcome.results == {}
+    assert runner.is_busy("a") and runner.is_busy("b")
+    release.set()
+    runner.close()

@@ -124,6 +124,14 @@ class ParallelRunner:
         self.failures: deque[AgentFailure] = deque(maxlen=_FAILURES_KEPT)
         self._pool: WorkerPool | None = None
         self._busy: dict[str, Future] = {}
+        self._interrupted: deque[Any] = deque(maxlen=64)  # batch tokens given up on
+
+    def interrupt(self, token: Any) -> None:
+        """Make the batch run with `token` (in another thread) stop waiting now, as if
+        its deadline had passed; its unfinished tasks are given up. It may come before
+        that batch starts. The Ray backend's actors use it when the driver is
+        interrupted."""
+        self._interrupted.append(token)
 
     def is_busy(self, key: str) -> bool:
         """True while an abandoned task of `key` is still running."""
@@ -134,8 +142,9 @@ class ParallelRunner:
         return future is not None
 
     def run(self, tasks: dict[str, Task], step: int,
-            on_task_done: Callable[[], None] | None = None) -> BatchOutcome:
-        """Run `tasks` concurrently and collect their results (module doc)."""
+            on_task_done: Callable[[], None] | None = None, token: Any = None) -> BatchOutcome:
+        """Run `tasks` concurrently and collect their results (module doc); `token`
+        names the batch for `interrupt`."""
         timeout = config_manager.get("parallel_execution_timeout")
         timed = config_manager.get("collect_parallel_metrics")
         outcome = BatchOutcome()
@@ -149,7 +158,8 @@ class ParallelRunner:
             if on_task_done is not None:
                 futures[key].add_done_callback(lambda _f: on_task_done())
         try:
-            pending = _wait(set(futures.values()), deadline=start + timeout)
+            pending = _wait(set(futures.values()), start + timeout,
+                            lambda: token is not None and token in self._interrupted)
         except BaseException:
             for key, future in futures.items():
                 self._give_up(key, future, ready[key])
@@ -231,11 +241,13 @@ class ParallelRunner:
             self._pool = None
 
 
-def _wait(pending: set[Future], deadline: float) -> set[Future]:
-    """Wait for all of `pending` until `deadline` (perf_counter); return those not done."""
+def _wait(pending: set[Future], deadline: float, interrupted: Callable[[], bool]
+          ) -> set[Future]:
+    """Wait for all of `pending` until `deadline` (perf_counter) or `interrupted()`;
+    return those not done."""
     while pending:
         remaining = deadline - time.perf_counter()
-        if remaining <= 0:
+        if remaining <= 0 or interrupted():
             break
         _, pending = concurrent.futures.wait(pending, timeout=min(_WAIT_SLICE, remaining))
     return pending
@@ -266,6 +278,8 @@ class AgentTurn(Task):
         self.guard = TurnGuard()
 
     def _act(self) -> list[dict[str, str]]:
+        if self.agent._turn_guard is not None:  # a safety net: busy tracking prevents it
+            raise RuntimeError(f"{self.agent.name} is still acting in an earlier turn")
         self.agent._turn_guard = self.guard
         try:
             self.agent.act(return_actions=True)

@@ -25,6 +25,8 @@ API keys are not shipped to actors: the workers read them from their own environ
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from typing import Any
 
 from tinytroupe.config import ConfigError, config_manager
@@ -35,6 +37,8 @@ logger = logging.getLogger("tinytroupe")
 
 #: Seconds the driver waits beyond the step timeout for actors to answer.
 _GRACE = 5.0
+#: How often the waiting driver wakes up, so Ctrl-C is seen promptly.
+_WAIT_SLICE = 0.25
 
 
 def import_ray() -> Any:
@@ -269,15 +273,15 @@ class RayBackend:
         names_by_shard: dict[int, list[str]] = {}
         for agent in agents:
             names_by_shard.setdefault(self._shard_of[agent.name], []).append(agent.name)
-        refs = {index: self._shards[index].act.remote(names, step, config)
+        token = uuid.uuid4().hex
+        refs = {index: self._shards[index].act.remote(names, step, config, token)
                 for index, names in names_by_shard.items()}
         timeout = config_manager.get("parallel_execution_timeout") + _GRACE
         try:
-            ready, _ = self.ray.wait(list(refs.values()), num_returns=len(refs),
-                                     timeout=timeout)
+            ready = self._wait(list(refs.values()), timeout)
         except BaseException:  # Ctrl-C: the actors must apply nothing more of this step
-            for shard in self._shards:
-                shard.abandon.remote()
+            abandoned = [shard.abandon.remote(token) for shard in self._shards]
+            self.ray.wait(abandoned, num_returns=len(abandoned), timeout=_GRACE)
             raise
         answers: dict[str, dict] = {}
         outcome = BatchOutcome()
@@ -299,6 +303,16 @@ class RayBackend:
             answers.update(answer["results"])
         outcome.results = {a.name: answers[a.name] for a in agents if a.name in answers}
         return outcome
+
+    def _wait(self, refs: list[Any], timeout: float) -> list[Any]:
+        """`ray.wait` for all `refs`, in short slices so that Ctrl-C is seen promptly."""
+        deadline = time.perf_counter() + timeout
+        ready: list[Any] = []
+        while refs and (remaining := deadline - time.perf_counter()) > 0:
+            done, refs = self.ray.wait(refs, num_returns=len(refs),
+                                       timeout=min(_WAIT_SLICE, remaining))
+            ready += done
+        return ready
 
     # --- failures -------------------------------------------------------------------
 

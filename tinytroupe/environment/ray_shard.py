@@ -9,12 +9,15 @@ wraps it with ``ray.remote`` (see `tinytroupe.environment.ray_backend`).
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from tinytroupe.agent import TinyPerson
 from tinytroupe.config import config_manager
 from tinytroupe.environment.parallel import AgentTurn, ParallelRunner
 
+#: Seconds `abandon` waits for the abandoned `act` call to stop waiting.
+_ABANDON_WAIT = 5.0
 #: What a delivery may call on an agent (the driver's routing, world stimuli, time).
 DELIVERABLE = frozenset({"listen", "see", "think", "internalize_goal", "socialize",
                          "change_context", "_set_datetime", "make_agent_accessible",
@@ -32,7 +35,7 @@ class AgentShard:
         self.name = name
         self.agents: dict[str, TinyPerson] = {}
         self.runner = ParallelRunner(name)
-        self._turns: dict[str, AgentTurn] = {}  # of the step being acted
+        self._ended: dict[Any, threading.Event] = {}  # act calls by token, set when done
 
     def configure(self, config: dict[str, Any]) -> None:
         for key, value in config.items():
@@ -45,21 +48,29 @@ class AgentShard:
             self.agents[agent.name] = agent.decode_complete_state(state)
         return len(self.agents)
 
-    def act(self, names: list[str], step: int, config: dict[str, Any]) -> dict[str, Any]:
+    def act(self, names: list[str], step: int, config: dict[str, Any],
+            token: Any = None) -> dict[str, Any]:
         """One parallel step of these agents; results in the order of `names`."""
         self.configure(config)
-        turns = self._turns = {name: AgentTurn(self.agents[name]) for name in names}
-        outcome = self.runner.run(turns, step)
+        turns = {name: AgentTurn(self.agents[name]) for name in names}
+        ended = self._ended.setdefault(token, threading.Event())
+        try:
+            outcome = self.runner.run(turns, step, token=token)
+        finally:
+            ended.set()
         return {"results": outcome.results,
                 "failures": [f.as_dict() for f in outcome.failures],
                 "timed_out": outcome.timed_out, "skipped_busy": outcome.skipped_busy,
                 "agent_seconds": sum(t.seconds for t in turns.values())}
 
-    def abandon(self) -> None:
-        """The driver gave up on the current step (Ctrl-C): turns still running apply
-        nothing when they end."""
-        for turn in self._turns.values():
-            turn.abandon()
+    def abandon(self, token: Any) -> None:
+        """The driver gave up on the `act` call with `token` (Ctrl-C). Returns once that
+        call has stopped waiting and marked its unfinished turns busy (they apply
+        nothing when they end), so that no later step can start beside them. A
+        threaded actor may run this before that call starts: it is remembered."""
+        self.runner.interrupt(token)
+        self._ended.setdefault(token, threading.Event()).wait(_ABANDON_WAIT)
+        self._ended.pop(token, None)
 
     def unload(self, names: list[str]) -> None:
         for name in names:
