@@ -13,15 +13,7 @@ from tinytroupe.clients import usage
 from tinytroupe.environment import TinyWorld
 from tinytroupe.testing import FakeLLMServer, FaultPlan
 from tinytroupe.testing.delivery import talks_heard, talks_sent
-
-
-def max_in_any_window(stamps: list[float], window: float) -> int:
-    stamps, best, start = sorted(stamps), 0, 0
-    for end, stamp in enumerate(stamps):
-        while stamps[start] <= stamp - window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
+from tinytroupe.testing.stats import max_in_any_window
 
 
 def test_requests_per_window_hold_at_the_server(llm_over_http: FakeLLMServer) -> None:

@@ -8,16 +8,7 @@ import time
 import pytest
 
 from tinytroupe.clients.limits import AdaptiveConcurrency, ProviderGate, SlidingWindow
-
-
-def max_in_any_window(stamps: list[float], window: float) -> int:
-    stamps = sorted(stamps)
-    best, start = 0, 0
-    for end, stamp in enumerate(stamps):
-        while stamps[start] <= stamp - window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
+from tinytroupe.testing.stats import max_in_any_window
 
 
 def test_sliding_window_never_admits_more_than_the_limit_in_any_window() -> None:

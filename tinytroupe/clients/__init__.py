@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import threading
-from pathlib import Path
 from typing import Any, Protocol
 
 from tinytroupe.clients.cache import CachedClient, ResponseCache
@@ -70,7 +69,7 @@ def get_client() -> ChatClient:
 
 
 def _settings() -> tuple:
-    cache = (str(Path(config_manager.get("cache_file_name")).resolve())
+    cache = (os.path.abspath(config_manager.get("cache_file_name"))
              if config_manager.get("cache_api_calls") else None)
     return (cache, config_manager.get("model"), *_endpoint_settings())
 

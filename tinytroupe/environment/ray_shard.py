@@ -23,7 +23,7 @@ DELIVERABLE = frozenset({"listen", "see", "think", "internalize_goal", "socializ
                          "change_context", "_set_datetime", "make_agent_accessible",
                          "make_agent_inaccessible", "make_all_agents_inaccessible"})
 #: What the driver may read from an agent.
-READABLE = frozenset({"encode_complete_state", "minibio", "get", "pop_latest_actions"})
+READABLE = frozenset({"encode_complete_state", "minibio", "get"})
 
 
 class AgentShard:

@@ -70,3 +70,13 @@ class RequestStats:
             if timestamps:
                 data["timestamps"] = list(self._timestamps)
             return data
+
+
+def max_in_any_window(timestamps: list[float], window: float) -> int:
+    """The most timestamps that fall in any `window` seconds (e.g. `/stats` arrivals)."""
+    stamps, best, start = sorted(timestamps), 0, 0
+    for end, stamp in enumerate(stamps):
+        while stamps[start] <= stamp - window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
