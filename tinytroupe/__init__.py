@@ -7,8 +7,12 @@ Public API follows Microsoft's TinyTroupe: `tinytroupe.agent.TinyPerson`,
 import logging
 
 from tinytroupe.config import ConfigError, config_defaults, config_manager
+from tinytroupe.redaction import install_log_filter
 
 __version__ = "0.1.0"
 __all__ = ["ConfigError", "__version__", "config_defaults", "config_manager"]
 
-logging.getLogger("tinytroupe").setLevel(config_manager.get("loglevel") or "ERROR")
+# The level follows LOGLEVEL (applied when the configuration is read or set); until
+# then WARNING. Every record passes the key-redacting filter.
+logging.getLogger("tinytroupe").setLevel(logging.WARNING)
+install_log_filter(logging.getLogger("tinytroupe"))

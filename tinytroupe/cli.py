@@ -32,10 +32,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from tinytroupe import ConfigError, __version__, config_manager
+from tinytroupe.sanitize import for_console as escape
 
 #: Exit codes of `main`.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -283,7 +283,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    return args._run(args)
+    try:
+        return args._run(args)
+    except ConfigError as exc:  # a bad config.ini or TINYTROUPE_* variable: no traceback
+        Console(stderr=True, highlight=False).print(
+            f"[bold red]configuration error:[/] {escape(exc)}", soft_wrap=True)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,5 +1,8 @@
 """Typed, validated configuration for tinytroupe.
 
+The files are read on first use (not at import), so a bad file is reported as a
+`ConfigError` where the configuration is first needed.
+
 Precedence, lowest to highest: the package defaults (``tinytroupe/config.ini``) <
 ``config.ini`` in the current working directory (overrides only the keys it names) <
 environment variables ``TINYTROUPE_<KEY>`` < :meth:`ConfigManager.set`.
@@ -13,12 +16,14 @@ kept (typed by the generic rule) with a warning on the ``tinytroupe`` logger.
 from __future__ import annotations
 
 import configparser
+import difflib
 import functools
 import inspect
 import logging
 import math
 import os
 import threading
+import urllib.parse
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -97,8 +102,19 @@ def _str(raw: Any) -> str:
 
 def _url(raw: Any) -> str:
     value = _str(raw)
-    if not value.startswith(("http://", "https://")):
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(
+            c.isspace() or not c.isprintable() for c in value):
         raise ValueError("not a URL")
+    if parts.port == 0:  # urlsplit itself rejects ports above 65535 (ValueError)
+        raise ValueError("port out of range")
+    return value
+
+
+def _file_path(raw: Any) -> str:
+    value = _str(raw)
+    if Path(value).is_dir():
+        raise ValueError("a folder, not a file")
     return value
 
 
@@ -123,6 +139,13 @@ def generic_value(raw: Any) -> Any:
     return text
 
 
+#: Longest wait any timeout, window or delay may ask for: threading's own limit.
+_MAX_SECONDS = threading.TIMEOUT_MAX
+#: Longest backoff delay between two attempts (a provider asking for more is capped).
+_MAX_DELAY = 3600.0
+_SECONDS = (_float(0.0, _MAX_SECONDS, lo_open=True),
+            f"a number of seconds > 0 and <= {_MAX_SECONDS:.0f}")
+
 VALIDATORS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "API_TYPE": (_choice("openai", "azure", "offline"), "one of openai, azure, offline"),
     "MODEL": (_str, "a non-empty string"),
@@ -131,23 +154,24 @@ VALIDATORS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "AZURE_DEPLOYMENT": (_optional(_str), "None or a non-empty string"),
     "MAX_TOKENS": (_int(1), "an integer > 0"),
     "TEMPERATURE": (_float(0.0, 2.0), "a number from 0 to 2"),
-    "TIMEOUT": (_float(0.0, lo_open=True), "a number > 0"),
+    "TIMEOUT": _SECONDS,
     "MAX_ATTEMPTS": (_int(1), "an integer >= 1"),
-    "RETRY_BASE_DELAY": (_float(0.0), "a number >= 0"),
-    "RETRY_MAX_DELAY": (_float(0.0), "a number >= 0"),
+    "RETRY_BASE_DELAY": (_float(0.0, _MAX_DELAY), f"a number from 0 to {_MAX_DELAY:.0f}"),
+    "RETRY_MAX_DELAY": (_float(0.0, _MAX_DELAY), f"a number from 0 to {_MAX_DELAY:.0f}"),
     "MAX_CONCURRENT_MODEL_CALLS": (_optional(_int(0)), "None or an integer >= 0"),
     "MAX_OUTPUT_REPAIR_ATTEMPTS": (_int(0), "an integer >= 0"),
     "CACHE_API_CALLS": (_bool, "True or False"),
-    "CACHE_FILE_NAME": (_str, "a non-empty file path"),
+    "CACHE_FILE_NAME": (_file_path, "a file path (not a folder)"),
+    "MAX_RESPONSE_BYTES": (_int(1024), "an integer >= 1024"),
     "MAX_REQUESTS_PER_MINUTE": (_optional(_int(1)), "None or an integer >= 1"),
     "MAX_TOKENS_PER_MINUTE": (_optional(_int(1)), "None or an integer >= 1"),
-    "RATE_LIMIT_WINDOW_SECONDS": (_float(0.0, lo_open=True), "a number > 0"),
+    "RATE_LIMIT_WINDOW_SECONDS": _SECONDS,
     "PRICE_PER_MILLION_INPUT_TOKENS": (_optional(_float(0.0)), "None or a number >= 0"),
     "PRICE_PER_MILLION_OUTPUT_TOKENS": (_optional(_float(0.0)), "None or a number >= 0"),
     "PARALLEL_AGENT_GENERATION": (_bool, "True or False"),
     "PARALLEL_AGENT_ACTIONS": (_bool, "True or False"),
     "MAX_WORKERS": (_optional(_workers), "None, ALL or an integer >= 1"),
-    "PARALLEL_EXECUTION_TIMEOUT": (_float(0.0, lo_open=True), "a number > 0"),
+    "PARALLEL_EXECUTION_TIMEOUT": _SECONDS,
     "COLLECT_PARALLEL_METRICS": (_bool, "True or False"),
     "ON_AGENT_ERROR": (_choice("continue", "raise"), "continue or raise"),
     "RANDOM_SEED": (_optional(_int()), "None or an integer"),
@@ -187,7 +211,7 @@ def _read_ini(path: Path) -> list[tuple[str, str, str]]:
         default_section="\0no default section")  # [DEFAULT] is an ordinary section here
     parser.optionxform = str.upper  # type: ignore[assignment,method-assign]
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:  # a BOM from Windows editors is fine
             parser.read_file(f)
     except (configparser.Error, OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Cannot read config file {path}: {exc}", source=str(path)) from exc
@@ -202,15 +226,18 @@ class ConfigManager:
     """
 
     def __init__(self, defaults_path: Path = DEFAULTS_PATH, user_path: Path | None = None,
-                 environ: Mapping[str, str] | None = None) -> None:
+                 environ: Mapping[str, str] | None = None, *, lazy: bool = False) -> None:
+        """Read the sources now, or with `lazy` on first use (the process-wide manager:
+        importing tinytroupe never fails on a bad file)."""
         self._defaults_path = Path(defaults_path)
         self._user_path = user_path
         self._environ = environ
         self._lock = threading.Lock()
         self._overrides: dict[str, Any] = {}
         self._sections: dict[str, str] = {}
-        self._values: dict[str, Any] = {}
-        self.reset()
+        self._values: dict[str, Any] | None = None  # loaded on first use
+        if not lazy:
+            self.reset()
 
     def _load(self) -> tuple[dict[str, Any], dict[str, str]]:
         values: dict[str, Any] = {}
@@ -235,11 +262,22 @@ class ConfigManager:
             if raw is not None:
                 source = f"from environment variable {ENV_PREFIX}{key}"
                 values[key] = _validate(key, raw, source, sections.get(key))
+        for name in environ:
+            key = name[len(ENV_PREFIX):].upper()
+            if name.startswith(ENV_PREFIX) and key not in values:
+                close = difflib.get_close_matches(key, values, n=1)
+                hint = f" (did you mean {ENV_PREFIX}{close[0]}?)" if close else ""
+                logger.warning("Unknown configuration key in environment variable %s; "
+                               "ignored%s", name, hint)
         return values, sections
 
     def get(self, name: str, default: Any = None) -> Any:
         """Return the effective value of ``name`` (case-insensitive), or ``default``."""
-        return self._values.get(name.upper(), default)
+        values = self._values
+        if values is None:  # first use: read the files now, not at import
+            self.reset()
+            values = self._values
+        return values.get(name.upper(), default)
 
     def set(self, name: str, value: Any) -> None:
         """Override ``name`` with ``value`` (a Python value or a string to parse).
@@ -248,12 +286,15 @@ class ConfigManager:
         Unknown keys are accepted (generic typing) with a warning.
         """
         key = name.upper()
+        if self._values is None:
+            self.reset()
         with self._lock:
             if key not in self._values:
                 logger.warning("Unknown key %s set via %s (kept)", key, SET_SOURCE)
             typed = _validate(key, value, f"via {SET_SOURCE}", self._sections.get(key))
             self._overrides[key] = typed
             self._values = {**self._values, key: typed}
+        self._apply(key)
 
     update = set  # TinyTroupe's name for set()
 
@@ -264,6 +305,12 @@ class ConfigManager:
             self._overrides = {}
             self._sections = sections
             self._values = values
+        self._apply("LOGLEVEL")
+
+    def _apply(self, key: str) -> None:
+        """Make a setting that lives outside this object take effect now."""
+        if key == "LOGLEVEL":
+            logger.setLevel(self.get("loglevel") or "WARNING")
 
     def use_sources(self, user_path: Path | None = None,
                     environ: Mapping[str, str] | None = None) -> None:
@@ -276,11 +323,13 @@ class ConfigManager:
 
     def section_of(self, name: str) -> str | None:
         """Return the ini section of ``name`` (case-insensitive), or None if unknown."""
+        self.get(name)
         return self._sections.get(name.upper())
 
     def as_dict(self) -> dict[str, Any]:
         """Return a copy of the effective typed values (no secrets live in config)."""
-        return dict(self._values)
+        self.get("loglevel")
+        return dict(self._values or {})
 
 
 def config_defaults(**param_to_key: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -306,4 +355,4 @@ def config_defaults(**param_to_key: str) -> Callable[[Callable[..., Any]], Calla
     return decorate
 
 
-config_manager = ConfigManager()
+config_manager = ConfigManager(lazy=True)

@@ -46,9 +46,25 @@ def test_demo_quiet_runs_offline_and_prints_the_summary(capsys: pytest.CaptureFi
     assert config_manager.get("api_type") == "offline"
 
 
-def test_demo_messages_flow_between_agents(capsys: pytest.CaptureFixture) -> None:
+@pytest.fixture
+def demo_world(monkeypatch: pytest.MonkeyPatch) -> list[TinyWorld]:
+    """Holds the worlds the demo closes (a closed world leaves the registry)."""
+    closed: list[TinyWorld] = []
+    close = TinyWorld.close
+
+    def recording_close(self: TinyWorld) -> None:
+        closed.append(self)
+        close(self)
+
+    monkeypatch.setattr(TinyWorld, "close", recording_close)
+    return closed
+
+
+def test_demo_messages_flow_between_agents(capsys: pytest.CaptureFixture,
+                                           demo_world: list[TinyWorld]) -> None:
     assert cli.main(["demo", "--steps", "2", "--quiet", "--agents", "3"]) == 0
-    world = TinyWorld.get_environment_by_name("Focus group")
+    [world] = demo_world
+    assert TinyWorld.get_environment_by_name("Focus group") is None  # closed: name freed
     talks = [e for e in world.transcript if e["type"] == "TALK"]
     assert talks, "agents talked to each other"
     assert {e["source"] for e in talks} <= {a.name for a in world.agents}
@@ -57,13 +73,14 @@ def test_demo_messages_flow_between_agents(capsys: pytest.CaptureFixture) -> Non
         [e for e in world.transcript if e["source"] is not None])
 
 
-def test_demo_sequential_with_two_agents(capsys: pytest.CaptureFixture) -> None:
+def test_demo_sequential_with_two_agents(capsys: pytest.CaptureFixture,
+                                        demo_world: list[TinyWorld]) -> None:
     assert cli.main(["demo", "--steps", "1", "--agents", "2", "--sequential", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert summary_value(out, "Agents") == "2"
     assert summary_value(out, "Steps") == "1 (sequential)"
     assert summary_value(out, "Avg parallel speedup") == "n/a (sequential)"
-    world = TinyWorld.get_environment_by_name("Focus group")
+    [world] = demo_world
     assert world.get_parallel_metrics()["total_sequential_steps"] == 1
 
 

@@ -1,7 +1,8 @@
-"""WorkerPool: daemon workers, a resizable cap, detachable workers; no work left behind."""
+"""WorkerPool: a concurrent.futures.Executor on daemon threads; nothing left behind."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import threading
 from concurrent.futures import wait
 
@@ -23,21 +24,18 @@ def blocked_tasks(pool: WorkerPool, count: int, gate: threading.Event) -> list:
     return futures
 
 
-def test_shrinking_while_busy_never_strands_later_work() -> None:
-    pool, gate = WorkerPool("shrink", 4), threading.Event()
-    blocked = blocked_tasks(pool, 4, gate)
-    pool.set_max_workers(2)
-    later = [pool.submit(lambda i=i: i) for i in range(2)]
-    gate.set()
-    done, not_done = wait([*blocked, *later], timeout=10)
-    assert not not_done
-    assert [f.result() for f in later] == [0, 1]
-    assert len(pool.threads()) <= 2
-    pool.shutdown()
+def test_it_is_a_standard_executor() -> None:
+    assert issubclass(WorkerPool, concurrent.futures.Executor)
+    with WorkerPool(3) as pool:
+        assert list(pool.map(lambda x, y: x * y, range(5), range(5))) == [0, 1, 4, 9, 16]
+        assert pool.submit(divmod, 7, b=2).exception(timeout=10) is not None  # kwargs pass
+        assert pool.submit(divmod, 7, 2).result(timeout=10) == (3, 1)
+    with pytest.raises(RuntimeError, match="shutdown"):
+        pool.submit(print)
 
 
 def test_the_cap_holds_and_threads_are_reused() -> None:
-    pool = WorkerPool("cap", 3)
+    pool = WorkerPool(3)
     lock, state = threading.Lock(), {"now": 0, "max": 0, "names": set()}
     barrier = threading.Barrier(3, timeout=10)
 
@@ -56,35 +54,52 @@ def test_the_cap_holds_and_threads_are_reused() -> None:
     pool.shutdown()
 
 
-def test_a_detached_worker_is_replaced() -> None:
-    pool, gate = WorkerPool("detach", 1), threading.Event()
-    [hung] = blocked_tasks(pool, 1, gate)
-    pool.detach(hung)
-    assert pool.submit(lambda: "fresh").result(timeout=10) == "fresh"
-    gate.set()
-    assert hung.result(timeout=10) == "blocked"
-    pool.shutdown()
-
-
-def test_shutdown_cancels_queued_work_and_releases_idle_threads() -> None:
-    pool, gate = WorkerPool("stop", 1), threading.Event()
+def test_shutdown_without_waiting_cancels_queued_work_and_wakes_waiters() -> None:
+    pool, gate = WorkerPool(1), threading.Event()
     [running] = blocked_tasks(pool, 1, gate)
-    queued = pool.submit(lambda: "never")
-    pool.shutdown()
-    assert queued.cancelled()
-    with pytest.raises(RuntimeError, match="shut down"):
-        pool.submit(lambda: None)
+    queued = [pool.submit(lambda: "never") for _ in range(3)]
+    workers = pool.threads()  # captured before shutdown: afterwards they leave the set
+    pool.shutdown(wait=False, cancel_futures=True)
+    # wait() must count futures cancelled in the queue as done (it is told, not only
+    # the future): otherwise it would sit out its whole timeout
+    assert not wait(queued, timeout=10).not_done
+    assert all(f.cancelled() for f in queued) and not running.done()
     gate.set()
     assert running.result(timeout=10) == "blocked"
-    for thread in pool.threads():
-        thread.join(timeout=5)
-    assert not any(t.is_alive() for t in pool.threads())
+    for thread in workers:
+        thread.join(timeout=10)
+    assert not any(t.is_alive() for t in workers)
+
+
+def test_shutdown_without_cancelling_runs_every_queued_call() -> None:
+    pool, gate = WorkerPool(2), threading.Event()
+    blocked = blocked_tasks(pool, 2, gate)
+    queued = [pool.submit(lambda i=i: i) for i in range(5)]
+    pool.shutdown(wait=False)
+    gate.set()
+    assert [f.result(timeout=10) for f in queued] == [0, 1, 2, 3, 4]
+    assert all(f.result(timeout=10) == "blocked" for f in blocked)
+
+
+def test_idle_workers_exit_and_the_pool_starts_new_ones_on_demand() -> None:
+    pool = WorkerPool(2, idle_timeout=0.05)
+    assert pool.submit(lambda: 1).result(timeout=10) == 1
+    [worker] = pool.threads()
+    worker.join(timeout=10)  # exits by itself once idle for 0.05 s
+    assert not worker.is_alive() and pool.threads() == []
+    assert pool.submit(lambda: 2).result(timeout=10) == 2  # a fresh worker
+    pool.shutdown()
 
 
 def test_exceptions_land_in_the_future() -> None:
-    pool = WorkerPool("errors", 2)
+    pool = WorkerPool(2)
     future = pool.submit(lambda: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         future.result(timeout=10)
     assert pool.submit(lambda: 7).result(timeout=10) == 7
     pool.shutdown()
+
+
+def test_a_pool_of_zero_workers_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_workers"):
+        WorkerPool(0)

@@ -16,9 +16,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tinytroupe import sanitize
+
 #: Action types the world understands. Other upper-case types are kept as they are
 #: (TinyTroupe tools add their own), but are not routed.
 KNOWN_ACTION_TYPES = ("TALK", "THINK", "DONE", "REACH_OUT")
+
+#: Most characters one action's content or target may carry into memory (and from there
+#: into every later prompt); the rest is cut off and marked.
+MAX_ACTION_CHARS = 20_000
+_CUT_MARK = " [...]"
 
 
 class ActionParseError(ValueError):
@@ -45,9 +52,11 @@ class Action(BaseModel):
     def _text(cls, value: Any) -> str:
         if value is None:
             return ""
-        if isinstance(value, (dict, list)):
-            return json.dumps(value, ensure_ascii=False)
-        return str(value)
+        text = json.dumps(value, ensure_ascii=False) if isinstance(value, (dict, list)) \
+            else str(value)
+        if len(text) > MAX_ACTION_CHARS:
+            text = text[: MAX_ACTION_CHARS - len(_CUT_MARK)] + _CUT_MARK
+        return text
 
     @model_validator(mode="after")
     def _talk_needs_content(self) -> Action:
@@ -84,9 +93,11 @@ def parse_actions(text: str) -> tuple[list[dict[str, str]], dict[str, Any]]:
         stripped = stripped.strip("`")
         stripped = stripped[stripped.find("{") :] if "{" in stripped else stripped
     try:
-        data = json.loads(stripped)
+        data = sanitize.loads(stripped)
     except json.JSONDecodeError as exc:
         raise ActionParseError(f"answer is not valid JSON: {exc}") from None
+    except sanitize.UntrustedDataError as exc:
+        raise ActionParseError(f"answer is not usable: {exc}") from None
     if not isinstance(data, dict):
         raise ActionParseError(f"answer must be a JSON object, got {type(data).__name__}")
     try:

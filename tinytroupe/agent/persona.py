@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from tinytroupe import sanitize
+
 
 class PersonaSpecError(ValueError):
     """A persona specification is unreadable or not of the expected shape."""
@@ -51,17 +53,22 @@ def read_specification(source: str | Path | dict[str, Any]) -> dict[str, Any]:
     Raises `PersonaSpecError` naming the file (or "<dict>") and what is wrong.
     """
     where = "<dict>" if isinstance(source, dict) else str(source)
-    if isinstance(source, dict):
-        data = source
-    else:
-        try:
-            data = json.loads(Path(source).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise PersonaSpecError(f"cannot read persona file {where}: {exc.strerror}") from None
-        except json.JSONDecodeError as exc:
-            raise PersonaSpecError(
-                f"persona file {where} is not valid JSON: {exc.msg} at line {exc.lineno}, "
-                f"column {exc.colno}") from None
+    try:
+        if isinstance(source, dict):
+            data = sanitize.clean_data(source)
+        else:
+            data = sanitize.loads(Path(source).read_text(encoding="utf-8-sig"))
+    except OSError as exc:
+        raise PersonaSpecError(f"cannot read persona file {where}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise PersonaSpecError(f"persona file {where} is not UTF-8 text (byte {exc.start}); "
+                               "save it as UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise PersonaSpecError(
+            f"persona file {where} is not valid JSON: {exc.msg} at line {exc.lineno}, "
+            f"column {exc.colno}") from None
+    except sanitize.UntrustedDataError as exc:
+        raise PersonaSpecError(f"persona spec {where}: {exc}") from None
     if not isinstance(data, dict):
         raise PersonaSpecError(f"persona spec {where}: expected a JSON object")
     try:

@@ -14,9 +14,11 @@ import copy
 import json
 import logging
 import threading
+import weakref
 from pathlib import Path
 from typing import Any, ClassVar
 
+from tinytroupe import sanitize
 from tinytroupe.agent import prompts
 from tinytroupe.agent.actions import ActionParseError, parse_actions
 from tinytroupe.agent.display import show_action, show_stimulus
@@ -85,7 +87,7 @@ class TinyPerson:
         self._moved_to: str | None = None  # a Ray world's name, once the agent lives there
         self._lock = threading.RLock()
         self._acting = threading.Lock()
-        self.environment: Any = None
+        self._environment: weakref.ref[Any] | None = None
         with TinyPerson._registry_lock:
             if self.name in TinyPerson.all_agents:
                 raise ValueError(f"Agent name {self.name!r} is already in use.")
@@ -93,6 +95,17 @@ class TinyPerson:
 
     def __repr__(self) -> str:
         return f"TinyPerson(name={self.name!r})"
+
+    @property
+    def environment(self) -> Any:
+        """The world this agent is in, or None. Held weakly: an agent (which stays
+        registered by name) does not keep a world the script dropped alive."""
+        ref = self._environment
+        return ref() if ref is not None else None
+
+    @environment.setter
+    def environment(self, world: Any) -> None:
+        self._environment = weakref.ref(world) if world is not None else None
 
     # --- registry -------------------------------------------------------------------
 
@@ -105,11 +118,18 @@ class TinyPerson:
         with cls._registry_lock:
             cls.all_agents.clear()
 
+    def unregister(self) -> None:
+        """Free this agent's name in the process registry (if it still holds this agent)."""
+        with TinyPerson._registry_lock:
+            if TinyPerson.all_agents.get(self.name) is self:
+                del TinyPerson.all_agents[self.name]
+
     # --- persona --------------------------------------------------------------------
 
     def define(self, key: str, value: Any, group: str | None = None) -> TinyPerson:
         """Set a persona field (or append to list field `group`); returns self."""
         self._check_local()
+        value = sanitize.clean_data(value)  # a copy: the caller's object stays theirs
         with self._lock:
             if group is None:
                 self._persona[key] = copy.deepcopy(value)
@@ -119,6 +139,7 @@ class TinyPerson:
         return self
 
     def define_several(self, group: str, records: list[Any]) -> TinyPerson:
+        records = sanitize.clean_data(list(records))
         with self._lock:
             self._persona.setdefault(group, []).extend(copy.deepcopy(records))
             self._prompt_version += 1
@@ -150,10 +171,14 @@ class TinyPerson:
         spec = read_specification(path_or_dict)
         persona = spec["persona"]
         agent = cls(new_agent_name or persona["name"])
-        with agent._lock:
-            agent._persona = copy.deepcopy(persona)
-            agent._persona["name"] = agent.name
-            agent._prompt_version += 1
+        try:
+            with agent._lock:
+                agent._persona = copy.deepcopy(persona)
+                agent._persona["name"] = agent.name
+                agent._prompt_version += 1
+        except BaseException:
+            agent.unregister()  # a retry with a good file must find the name free
+            raise
         return agent
 
     @classmethod
@@ -202,8 +227,9 @@ class TinyPerson:
 
     def _observe(self, kind: str, content: str, source: Any = None) -> TinyPerson:
         self._check_local()
-        source_name = getattr(source, "name", source) or ""
-        stimulus = {"type": kind, "content": content, "source": source_name}
+        source_name = sanitize.clean_text(str(getattr(source, "name", source) or ""))
+        stimulus = {"type": kind, "content": sanitize.clean_text(str(content)),
+                    "source": source_name}
         with self._lock:
             self.episodic_memory.store({
                 "role": "user", "content": {"stimuli": [stimulus]}, "type": "stimulus",

@@ -8,8 +8,11 @@ by every thread.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
+import urllib.parse
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tinytroupe.clients.cache import CachedClient, ResponseCache
@@ -25,6 +28,7 @@ from tinytroupe.clients.offline import OfflineModel
 from tinytroupe.clients.openai_client import Completion, OpenAICompatibleClient
 from tinytroupe.clients.usage import usage
 from tinytroupe.config import config_manager
+from tinytroupe.redaction import read_key
 
 __all__ = [
     "ChatClient", "Completion", "LLMConfigurationError", "LLMError", "LLMOutputError",
@@ -51,8 +55,28 @@ class OfflineClient:
         return Completion(content=self._model.complete(messages))
 
 
+@dataclass(frozen=True)
+class EndpointSettings:
+    """Everything a client is built from; equal settings share one client."""
+
+    api_type: str
+    url: str
+    api_key: str = field(repr=False)
+    model: str
+    timeout: float
+    max_attempts: int
+    retry_base_delay: float
+    retry_max_delay: float
+    max_concurrent_calls: int | None
+    requests_per_window: int | None
+    tokens_per_window: int | None
+    window_seconds: float
+    max_response_bytes: int
+
+
+_OFFLINE = "offline"
 _cache_lock = threading.Lock()
-_cache: dict[tuple, ChatClient] = {}
+_cache: dict[tuple[str | None, str, EndpointSettings | str], ChatClient] = {}
 
 
 def get_client() -> ChatClient:
@@ -63,64 +87,80 @@ def get_client() -> ChatClient:
         with _cache_lock:
             client = _cache.get(settings)
             if client is None:
-                client = _build(settings)
+                client = _build(*settings)
                 _cache[settings] = client
     return client
 
 
-def _settings() -> tuple:
+def _settings() -> tuple[str | None, str, EndpointSettings | str]:
     cache = (os.path.abspath(config_manager.get("cache_file_name"))
              if config_manager.get("cache_api_calls") else None)
-    return (cache, config_manager.get("model"), *_endpoint_settings())
+    return (cache, config_manager.get("model"), _endpoint_settings())
 
 
-def _endpoint_settings() -> tuple:
+def _endpoint_settings() -> EndpointSettings | str:
     get = config_manager.get
     api_type = get("api_type")
-    if api_type == "offline":
-        return ("offline",)
+    if api_type == _OFFLINE:
+        return _OFFLINE
     if api_type == "azure":
         endpoint = get("base_url") or os.environ.get("AZURE_OPENAI_ENDPOINT")
-        key = os.environ.get("AZURE_OPENAI_KEY") or os.environ.get("AZURE_OPENAI_API_KEY")
+        key, env_name = read_key("AZURE_OPENAI_KEY", "AZURE_OPENAI_API_KEY")
         deployment = get("azure_deployment") or get("model")
         if not endpoint:
             raise LLMConfigurationError(
                 "API_TYPE=azure needs an endpoint: set AZURE_OPENAI_ENDPOINT or BASE_URL "
                 "in [OpenAI] of config.ini (or use API_TYPE=offline)")
-        url = (f"{endpoint.rstrip('/')}/openai/deployments/{deployment}/chat/completions"
-               f"?api-version={get('azure_api_version')}")
-        env_name = "AZURE_OPENAI_KEY"
+        url = with_path(endpoint, f"openai/deployments/{deployment}/chat/completions",
+                        (("api-version", get("azure_api_version")),))
     else:
         base = get("base_url") or os.environ.get("OPENAI_BASE_URL") or _DEFAULT_BASE_URL
-        url = f"{base.rstrip('/')}/chat/completions"
-        key = os.environ.get("OPENAI_API_KEY")
-        env_name = "OPENAI_API_KEY"
+        url = with_path(base, "chat/completions")
+        key, env_name = read_key("OPENAI_API_KEY")
     if not key:
         raise LLMConfigurationError(
             f"No API key for API_TYPE={api_type}: set the {env_name} environment variable, "
             "or set API_TYPE=offline in [OpenAI] of config.ini (or "
             "config_manager.set('api_type', 'offline')) to use the offline model.")
-    return (api_type, url, key, get("model"), get("timeout"), get("max_attempts"),
-            get("retry_base_delay"), get("retry_max_delay"), get("max_concurrent_model_calls"),
-            get("max_requests_per_minute"), get("max_tokens_per_minute"),
-            get("rate_limit_window_seconds"))
+    return EndpointSettings(
+        api_type=api_type, url=url, api_key=key, model=get("model"), timeout=get("timeout"),
+        max_attempts=get("max_attempts"), retry_base_delay=get("retry_base_delay"),
+        retry_max_delay=get("retry_max_delay"),
+        max_concurrent_calls=get("max_concurrent_model_calls"),
+        requests_per_window=get("max_requests_per_minute"),
+        tokens_per_window=get("max_tokens_per_minute"),
+        window_seconds=get("rate_limit_window_seconds"),
+        max_response_bytes=get("max_response_bytes"))
 
 
-def _build(settings: tuple) -> ChatClient:
-    cache, model, *endpoint = settings
-    client = _build_endpoint(tuple(endpoint))
+@functools.lru_cache(maxsize=64)  # built on every call to get_client()
+def with_path(base_url: str, path: str, query: tuple[tuple[str, str], ...] = ()) -> str:
+    """`base_url` with `path` appended to its path; its own query string (a proxy's or
+    Azure's parameters) is kept after the path, merged with `query`."""
+    parts = urllib.parse.urlsplit(base_url.strip())
+    params = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+    params.update(query)
+    return urllib.parse.urlunsplit(parts._replace(
+        path=f"{parts.path.rstrip('/')}/{path}", query=urllib.parse.urlencode(params)))
+
+
+def _build(cache: str | None, model: str, settings: EndpointSettings | str) -> ChatClient:
+    client = _build_endpoint(settings)
     return CachedClient(client, ResponseCache(cache), model) if cache else client
 
 
-def _build_endpoint(settings: tuple) -> ChatClient:
-    if settings[0] == "offline":
+def _build_endpoint(settings: EndpointSettings | str) -> ChatClient:
+    if settings == _OFFLINE:
         return OfflineClient()
-    (api_type, url, key, model, timeout, attempts, base_delay, max_delay, cap,
-     rpm, tpm, window) = settings
+    assert isinstance(settings, EndpointSettings)
     return OpenAICompatibleClient(
-        url=url, api_key=key, model=model, azure=api_type == "azure", timeout=timeout,
-        max_attempts=attempts, retry_base_delay=base_delay, retry_max_delay=max_delay,
-        gate=shared_gate(cap, rpm, tpm, window),
+        url=settings.url, api_key=settings.api_key, model=settings.model,
+        azure=settings.api_type == "azure", timeout=settings.timeout,
+        max_attempts=settings.max_attempts, retry_base_delay=settings.retry_base_delay,
+        retry_max_delay=settings.retry_max_delay,
+        gate=shared_gate(settings.max_concurrent_calls, settings.requests_per_window,
+                         settings.tokens_per_window, settings.window_seconds),
+        max_response_bytes=settings.max_response_bytes,
     )
 
 

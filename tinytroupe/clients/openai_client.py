@@ -9,8 +9,10 @@ the process-wide cap on in-flight calls is a semaphore shared by all clients.
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -21,13 +23,19 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
-from tinytroupe.clients.errors import LLMRequestError, LLMTimeoutError
+from tinytroupe import redaction
+from tinytroupe.clients.errors import LLMError, LLMRequestError, LLMTimeoutError
 from tinytroupe.clients.limits import ProviderGate, shared_gate
 from tinytroupe.clients.usage import usage
+from tinytroupe.sanitize import UntrustedDataError, clean_text, loads, utf8
 
 logger = logging.getLogger("tinytroupe")
 
 _RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+#: A token count reported by an endpoint above this is nonsense, not usage.
+_MAX_REPORTED_TOKENS = 100_000_000
+#: Default bound on one response body (MAX_RESPONSE_BYTES).
+DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -70,10 +78,14 @@ class OpenAICompatibleClient:
         max_concurrent_calls: int | None = None,
         gate: ProviderGate | None = None,
         pool_size: int = 1024,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.url = _shown(url)  # for messages: no credentials, no query string
         self.model = model
+        redaction.register(api_key)
+        api_key = api_key.strip()
         self._secret = api_key
+        self.max_response_bytes = max_response_bytes
         self.timeout = timeout
         self.max_attempts = max_attempts
         self.gate = gate or shared_gate(max_concurrent_calls, None, None, 60.0)
@@ -105,7 +117,11 @@ class OpenAICompatibleClient:
         self, messages: list[dict[str, Any]], *, temperature: float | None = None,
         max_tokens: int | None = None, json_output: bool = True, user: str | None = None,
     ) -> Completion:
-        """Send one chat-completions request, retrying transient failures."""
+        """Send one chat-completions request, retrying transient failures.
+
+        Whatever fails, the error raised is an `LLMError` whose message (and chained
+        causes) carries no API key.
+        """
         body: dict[str, Any] = {"model": self.model, "messages": messages}
         if temperature is not None:
             body["temperature"] = temperature
@@ -115,18 +131,23 @@ class OpenAICompatibleClient:
             body["response_format"] = {"type": "json_object"}
         if user:
             body["user"] = user
-        payload = json.dumps(body, ensure_ascii=False).encode()
+        payload = utf8(json.dumps(body, ensure_ascii=False))
         estimate = len(payload) // 4 + int(self._expected_completion_tokens)
         try:
             return self._retrying(self._attempt, payload, estimate, user)
         except _Retryable as exc:
             usage.add(user, failures=1)
             error = LLMTimeoutError if exc.timed_out else LLMRequestError
-            raise error(f"{exc} (after {self.max_attempts} attempts)", status=exc.status,
-                        retry_after=exc.retry_after) from exc.__cause__
-        except LLMRequestError:
+            raise error(redaction.redact(f"{exc} (after {self.max_attempts} attempts)"),
+                        status=exc.status, retry_after=exc.retry_after) from None
+        except LLMError as exc:
             usage.add(user, failures=1)
+            exc.args = (redaction.redact(str(exc)),)
             raise
+        except Exception as exc:  # anything else (a library refusing a header, ...)
+            usage.add(user, failures=1)
+            raise LLMRequestError(redaction.redact(
+                f"request to {self.url} failed: {type(exc).__name__}: {exc}")) from None
 
     def _attempt(self, payload: bytes, estimate: int, user: str | None) -> Completion:
         counts: dict[str, float] = {"requests": 1}  # one usage update per attempt (a lock)
@@ -143,7 +164,8 @@ class OpenAICompatibleClient:
                         self.gate.pause(min(seconds, self.retry_after_cap))
                 if self._secret:  # a proxy echoing the request must not leak the key
                     body = body.replace(self._secret.encode(), b"[redacted]")
-                completion = _completion_from(status, retry_after, body, self.url)
+                completion = _completion_from(status, retry_after, body, self.url,
+                                              len(payload) // 4)
                 slot.used_tokens(completion.prompt_tokens + completion.completion_tokens)
             counts["prompt_tokens"] = completion.prompt_tokens
             counts["completion_tokens"] = completion.completion_tokens
@@ -162,14 +184,20 @@ class OpenAICompatibleClient:
             response = self._pool.urlopen(
                 "POST", self._path, body=payload, headers=self._headers, timeout=self._timeout,
                 retries=False, redirect=False, preload_content=False)
-            chunks = []
+            chunks, received = [], 0
             # read1 returns whatever has arrived, so a body trickling in byte by byte is
             # checked against the deadline at every byte, not every 64 KiB
             while chunk := response.read1(65536):
                 chunks.append(chunk)
+                received += len(chunk)
                 if time.monotonic() > deadline:
                     response.close()  # drop the socket: it may still be receiving
                     raise timed_out
+                if received > self.max_response_bytes:
+                    response.close()
+                    raise LLMRequestError(
+                        f"{self.url} answered more than MAX_RESPONSE_BYTES "
+                        f"({self.max_response_bytes} bytes); the answer was dropped")
             response.release_conn()
         except NewConnectionError as exc:  # urllib3 files it under timeouts; it is not one
             raise _Retryable(f"cannot connect to {self.url}: connection refused or "
@@ -184,35 +212,68 @@ class OpenAICompatibleClient:
         self._pool.close()
 
 
-def _completion_from(status: int, retry_after: str | None, body: bytes, url: str) -> Completion:
+def _completion_from(status: int, retry_after: str | None, body: bytes, url: str,
+                     prompt_estimate: int = 0) -> Completion:
     if status != 200:
-        message = f"{url} answered HTTP {status}: {body[:200].decode(errors='replace')}"
+        message = f"{url} answered HTTP {status}: {_excerpt(body)}"
         if status in _RETRYABLE_STATUS:
             raise _Retryable(message, status=status,
                              retry_after=_retry_after_seconds(retry_after))
         raise LLMRequestError(message, status=status)
     try:
-        data = json.loads(body)
+        data = loads(body)
+        error = data.get("error") if isinstance(data, dict) else None
+        if error:  # some gateways answer 200 with an error object
+            text = error.get("message", error) if isinstance(error, dict) else error
+            raise _Retryable(f"{url} answered an error: {str(text)[:300]}", status=status)
         content = data["choices"][0]["message"]["content"]
-    except (ValueError, KeyError, IndexError, TypeError) as exc:
-        raise _Retryable(f"{url} answered a body that is not a chat completion: "
-                         f"{type(exc).__name__}", status=status) from None
-    used = data.get("usage") or {}
-    try:
-        prompt = int(used.get("prompt_tokens") or 0)
-        completion = int(used.get("completion_tokens") or 0)
-    except (TypeError, ValueError):
-        prompt = completion = 0  # a server reporting nonsense usage: count nothing
-    return Completion(content=content or "", prompt_tokens=prompt, completion_tokens=completion)
+        if content is not None and not isinstance(content, str):
+            raise TypeError("content is not a string")
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        kind = "nested too deeply" if isinstance(exc, UntrustedDataError) else type(exc).__name__
+        raise _Retryable(f"{url} answered a body that is not a chat completion: {kind}",
+                         status=status) from None
+    content = content or ""
+    used = data.get("usage")
+    used = used if isinstance(used, dict) else {}
+    prompt = _token_count(used.get("prompt_tokens"))
+    completion = _token_count(used.get("completion_tokens"))
+    return Completion(
+        content=content,
+        prompt_tokens=prompt if prompt is not None else prompt_estimate,
+        completion_tokens=completion if completion is not None else len(content) // 4)
+
+
+def _token_count(value: Any) -> int | None:
+    """A reported token count, or None when it is missing or not a plausible count
+    (negative, fractional, infinite, huge): then the estimate is used."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if not math.isfinite(value) or value < 0 or value > _MAX_REPORTED_TOKENS \
+            or value != int(value):
+        return None
+    return int(value)
+
+
+def _excerpt(body: bytes) -> str:
+    """The start of an error body, fit for a message (no key, no control characters)."""
+    return redaction.redact(clean_text(body[:200].decode(errors="replace")))
 
 
 def _retry_after_seconds(value: str | None) -> float | None:
+    """Seconds asked by a Retry-After header (delta-seconds or an HTTP date), or None
+    when absent, unreadable, zero, negative or not finite: then backoff applies."""
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        return None  # an HTTP date: rare from LLM providers; fall back to backoff
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        seconds = when.timestamp() - time.time()
+    return seconds if math.isfinite(seconds) and seconds > 0 else None
 
 
 def _honour_retry_after(backoff: Any, cap: float) -> Any:

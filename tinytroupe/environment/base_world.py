@@ -16,6 +16,7 @@ import json
 import logging
 import random
 import threading
+import weakref
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +27,12 @@ from typing import Any, ClassVar
 from tinytroupe.agent import TinyPerson
 from tinytroupe.agent.display import show_world
 from tinytroupe.config import config_defaults, config_manager
-from tinytroupe.environment.checkpoint import read_checkpoint, write_checkpoint
+from tinytroupe.environment.checkpoint import (
+    CheckpointError,
+    read_world_checkpoint,
+    write_checkpoint,
+)
+from tinytroupe.sanitize import utf8
 
 logger = logging.getLogger("tinytroupe")
 
@@ -40,7 +46,10 @@ TRANSCRIPT_MAX_EVENTS = 100_000
 class BaseWorld:
     """A place where agents act in steps and talk to each other."""
 
-    all_environments: ClassVar[dict[str, BaseWorld]] = {}
+    # Weak: a world the script dropped is released (its threads too), as TinyTroupe
+    # scripts never close worlds; its name is free again once it is gone.
+    all_environments: ClassVar[weakref.WeakValueDictionary[str, BaseWorld]] = (
+        weakref.WeakValueDictionary())
     communication_display: ClassVar[bool] = True
     _registry_lock: ClassVar[threading.Lock] = threading.Lock()
 
@@ -65,6 +74,7 @@ class BaseWorld:
         self.transcript: deque[dict[str, Any]] = deque(maxlen=max_transcript_events)
         self.steps_done = 0
         self._random = random.Random(seed)
+        self._running = threading.Lock()  # one run() at a time
         self.add_agents(agents or [])
 
     def __repr__(self) -> str:
@@ -82,9 +92,15 @@ class BaseWorld:
     # --- agents ---------------------------------------------------------------------
 
     def add_agent(self, agent: TinyPerson) -> BaseWorld:
+        """Add `agent`; an agent belongs to one world at a time (ValueError otherwise)."""
         if agent.name in self.name_to_agent:
             raise ValueError(f"Agent names must be unique, but {agent.name!r} is already "
                              f"in the environment {self.name!r}.")
+        other = agent.environment
+        if other is not None and other is not self and not getattr(other, "closed", False):
+            raise ValueError(f"Agent {agent.name!r} already belongs to the world "
+                             f"{other.name!r}; remove it there first "
+                             f"(world.remove_agent(agent)) or close that world.")
         self.agents.append(agent)
         self.name_to_agent[agent.name] = agent
         agent.environment = self
@@ -158,6 +174,20 @@ class BaseWorld:
         if checkpoint_every is not None and checkpoint_path is None:
             raise ValueError("run(checkpoint_every=...) needs checkpoint_path= (or "
                              "CHECKPOINT_PATH in config.ini)")
+        if not self._running.acquire(blocking=False):
+            raise RuntimeError(f"World {self.name!r} is already running in another thread; "
+                               "a world runs one step at a time.")
+        try:
+            return self._run(steps, timedelta_per_step, return_actions,
+                             randomize_agents_order, parallelize, checkpoint_every,
+                             checkpoint_path)
+        finally:
+            self._running.release()
+
+    def _run(self, steps: int, timedelta_per_step: timedelta | None, return_actions: bool,
+             randomize_agents_order: bool, parallelize: bool | None,
+             checkpoint_every: int | None, checkpoint_path: str | Path | None
+             ) -> list[dict[str, list[dict]]] | None:
         results = []
         with self._progress(steps) as advance:
             for i in range(steps):
@@ -178,19 +208,44 @@ class BaseWorld:
     @classmethod
     def resume(cls, checkpoint_path: str | Path, **world_kwargs: Any) -> BaseWorld:
         """Rebuild a world and its agents from a checkpoint; `run()` continues from the
-        next step. Raises `CheckpointError` for a missing, truncated or corrupted file."""
-        state = read_checkpoint(checkpoint_path)
+        next step.
+
+        Raises `CheckpointError` for a missing, truncated, corrupted or malformed file,
+        and when an agent of the checkpoint is alive in this process (resume never
+        takes over a live agent); nothing stays registered after a failure.
+        """
+        state = read_world_checkpoint(checkpoint_path)
+        live = [a["name"] for a in state["agents"] if a["name"] in TinyPerson.all_agents]
+        if live:
+            raise CheckpointError(
+                f"cannot resume {checkpoint_path}: agent(s) {', '.join(map(repr, live[:5]))} "
+                "already exist in this process; resume in a fresh process, or forget them "
+                "first (tinytroupe.control.reset() or TinyPerson.clear_agents())")
         world = cls(state["name"], **world_kwargs)
-        return world.decode_complete_state(state)
+        try:
+            return world.decode_complete_state(state)
+        except Exception as exc:
+            world._forget()
+            raise CheckpointError(f"cannot resume {checkpoint_path}: {type(exc).__name__}: "
+                                  f"{exc}") from exc
+
+    def _forget(self) -> None:
+        """Unregister this world and the agents it holds (a failed restore)."""
+        for agent in list(self.agents):
+            self.remove_agent(agent)
+            agent.unregister()
+        with BaseWorld._registry_lock:
+            if BaseWorld.all_environments.get(self.name) is self:
+                del BaseWorld.all_environments[self.name]
 
     def export_transcript(self, path: str | Path) -> Path:
         """Write the transcript as JSONL, one delivered event per line, in delivery order:
         step, simulated_time, type, source, target, content. Reproducible runs write
         byte-identical files."""
         path = Path(path)
-        with path.open("w", encoding="utf-8") as out:
+        with path.open("wb") as out:
             for event in self.transcript:
-                out.write(json.dumps(event, ensure_ascii=False, sort_keys=True) + "\n")
+                out.write(utf8(json.dumps(event, ensure_ascii=False, sort_keys=True) + "\n"))
         return path
 
     @contextmanager
@@ -372,10 +427,21 @@ class BaseWorld:
 
     def _restore_agents(self, states: list[dict[str, Any]]) -> None:
         """Add agents in the given states (matched, or created, by name)."""
-        agents = [TinyPerson.all_agents.get(s["name"]) or TinyPerson(s["name"]) for s in states]
-        for agent, agent_state in zip(agents, states, strict=True):
-            agent.decode_complete_state(agent_state)
-        self.add_agents(agents)
+        created: list[TinyPerson] = []
+        try:
+            agents = []
+            for agent_state in states:
+                agent = TinyPerson.all_agents.get(agent_state["name"])
+                if agent is None:
+                    agent = TinyPerson(agent_state["name"])
+                    created.append(agent)
+                agents.append(agent.decode_complete_state(agent_state))
+            self.add_agents(agents)
+        except BaseException:
+            for agent in created:  # nothing of a failed restore stays registered
+                self.remove_agent(agent)
+                agent.unregister()
+            raise
 
 
 def _random_state_to_json(state: tuple) -> list:

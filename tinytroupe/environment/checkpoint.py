@@ -5,8 +5,10 @@ A checkpoint is JSON: ``{"format": "tinytroupe-checkpoint", "version": 1,
 goes to a temporary file in the same folder, is fsync'ed, then renamed over the
 target, so a process killed at any moment leaves either the old file or the new one
 at `path`, never a torn one or none; the file it replaces is kept as ``<path>.prev``.
-Reading checks the envelope and the hash, so a truncated or corrupted file is
-reported, not half-loaded.
+Temporary files left by a process killed mid-write are removed by the next write.
+Reading checks the envelope, the hash and the shape of the world's state
+(`WorldState`), so a truncated, corrupted or malformed file is reported as a
+`CheckpointError`, never half-loaded and never as a raw KeyError or TypeError.
 """
 
 from __future__ import annotations
@@ -16,8 +18,13 @@ import json
 import os
 import shutil
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from tinytroupe import sanitize
 
 FORMAT, VERSION = "tinytroupe-checkpoint", 1
 
@@ -26,9 +33,45 @@ class CheckpointError(ValueError):
     """A checkpoint file is missing, truncated, corrupted or of another format."""
 
 
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class AgentState(_Loose):
+    """What `TinyPerson.encode_complete_state` saves (fields the restore relies on)."""
+
+    name: str = Field(min_length=1)
+    persona: dict[str, Any]
+    mental_state: dict[str, Any]
+    episodic_memory: dict[str, Any]
+    accessible_agents: list[dict[str, Any]] = []
+
+
+class WorldState(_Loose):
+    """What `BaseWorld.encode_complete_state` saves (fields the restore relies on)."""
+
+    name: str = Field(min_length=1)
+    current_datetime: str
+    steps_done: int = Field(ge=0)
+    random_state: tuple[int, list[int], float | None] | None = None
+    max_transcript_events: int | None = Field(default=None, ge=1)
+    transcript: list[dict[str, Any]] = []
+    agents: list[AgentState]
+
+    @field_validator("current_datetime")
+    @classmethod
+    def _iso(cls, value: str) -> str:
+        datetime.fromisoformat(value)
+        return value
+
+
+def _canonical(state: dict[str, Any]) -> bytes:
+    return json.dumps(state, sort_keys=True, ensure_ascii=False,
+                      separators=(",", ":")).encode()
+
+
 def _digest(state: dict[str, Any]) -> str:
-    canonical = json.dumps(state, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(_canonical(state)).hexdigest()
 
 
 def previous_path(path: str | Path) -> Path:
@@ -39,11 +82,18 @@ def write_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     """Write `state` to `path` atomically (module doc); return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    document = {"format": FORMAT, "version": VERSION, "sha256": _digest(state), "state": state}
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _remove_stale_temporaries(path)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(document, out, ensure_ascii=False)
+        digest = _digest(state)
+    except UnicodeEncodeError:  # a string that UTF-8 cannot carry: save it repaired
+        state = sanitize.clean_data(state)
+        digest = _digest(state)
+    document = {"format": FORMAT, "version": VERSION, "sha256": digest, "state": state}
+    handle, temporary = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=".tmp",
+                                         dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(json.dumps(document, ensure_ascii=False).encode())
             out.flush()
             os.fsync(out.fileno())
         if path.exists():  # keep it as .prev by a second name: `path` never disappears
@@ -60,13 +110,39 @@ def write_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     return path
 
 
+def _temporary_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Temporary files of `path` from writes that never finished (the process died).
+
+    Writes to one checkpoint path come from one world, one at a time, so any such
+    file seen before a write is a leftover."""
+    for stale in path.parent.glob(f"{_temporary_prefix(path)}*.tmp"):
+        stale.unlink(missing_ok=True)
+
+
+def read_world_checkpoint(path: str | Path) -> dict[str, Any]:
+    """`read_checkpoint`, then the state's shape checked as a world's (`WorldState`)."""
+    state = read_checkpoint(path)
+    try:
+        WorldState.model_validate(state)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'state'}: {e['msg']}"
+                             for e in exc.errors()[:5])
+        raise CheckpointError(f"checkpoint {path} does not hold a world's state: "
+                              f"{problems}") from None
+    return state
+
+
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The state saved at `path`; raises `CheckpointError` saying what is wrong."""
     path = Path(path)
     hint = (f"; the previous checkpoint {previous_path(path)} may still be usable"
             if previous_path(path).exists() else "")
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = sanitize.loads(path.read_bytes())
     except FileNotFoundError:
         raise CheckpointError(f"no checkpoint at {path}{hint}") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -74,6 +150,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise CheckpointError(f"checkpoint {path} is truncated or corrupted (not valid JSON: "
                               f"{exc.msg} at line {exc.lineno}){hint}") from None
+    except sanitize.UntrustedDataError as exc:
+        raise CheckpointError(f"checkpoint {path} is malformed: {exc}{hint}") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a tinytroupe checkpoint{hint}")
     if document.get("version") != VERSION:

@@ -36,6 +36,7 @@ class StepRecord:
     errors: int
     timeouts: int
     skipped_busy: int
+    cancelled: int = 0  # turns dropped because the world was closed mid-step
 
 
 class ParallelMetrics:
@@ -54,6 +55,7 @@ class ParallelMetrics:
             self._errors = 0
             self._timeouts = 0
             self._skipped_busy = 0
+            self._cancelled = 0
             self._agent_turns = 0
             self._llm = UsageSnapshot()
             self._cost: float | None = None
@@ -71,6 +73,7 @@ class ParallelMetrics:
             self._errors += step.errors
             self._timeouts += step.timeouts
             self._skipped_busy += step.skipped_busy
+            self._cancelled += step.cancelled
             self._agent_turns += step.agents_completed
             if step.wall_seconds is None:
                 return
@@ -114,6 +117,7 @@ class ParallelMetrics:
                 "parallel_errors": self._errors,
                 "parallel_timeouts": self._timeouts,
                 "agents_skipped_busy": self._skipped_busy,
+                "turns_cancelled": self._cancelled,
                 "agent_turns_completed": self._agent_turns,
                 "last_step_speedup": self._last_speedup,
                 "last_step_wall_seconds": self._last_wall,

@@ -3,18 +3,23 @@
 Policy lives here, mechanism in `worker_pool`. `ParallelRunner.run(tasks, step)`:
 
 * submits each task whose key is not still busy from an earlier batch to the
-  runner's `WorkerPool` (cap: MAX_WORKERS);
-* waits until all finish or PARALLEL_EXECUTION_TIMEOUT strikes, and never longer;
+  runner's `WorkerPool` executor (cap: MAX_WORKERS);
+* waits until all finish or PARALLEL_EXECUTION_TIMEOUT strikes (plus at most
+  `_LATE_FINISH` for a task that committed its outcome just at the deadline);
 * returns the results **in the order the tasks were given**, so that the caller
   applies them in its own order, whatever the thread timing;
 * a task not yet started at the deadline is cancelled; one still running is
   abandoned: counted as a timeout, told so (`Task.abandon`, so it can keep its late
-  outcome from being applied), its worker detached from the pool, and its key
-  skipped ("busy") by later batches until its thread ends;
+  outcome from being applied), and its key skipped ("busy") by later batches until
+  its thread ends; the pool is then replaced by a fresh one, so the hung thread
+  holds no slot of the next batch's cap;
 * a task that raised is a failure: logged with its traceback and recorded; the
   others are unaffected;
 * Ctrl-C while waiting cancels queued tasks, abandons running ones, drops every
-  result and re-raises within ~0.25 s.
+  result and re-raises within ~0.25 s;
+* `close()` from another thread ends a batch in flight within ~0.25 s: queued tasks
+  are cancelled and running ones abandoned, both reported as `cancelled` (not
+  timeouts); what finished is returned.
 
 A world's step runs one `AgentTurn` per agent; `tinytroupe.factory` runs one task
 per person to generate. Both share this runner's pool, timeout, error and metrics.
@@ -37,6 +42,7 @@ from typing import Any
 from tinytroupe.config import config_manager
 from tinytroupe.environment.metrics import ParallelMetrics, StepRecord
 from tinytroupe.environment.worker_pool import WorkerPool
+from tinytroupe.redaction import redact
 
 logger = logging.getLogger("tinytroupe")
 
@@ -60,6 +66,15 @@ class AgentFailure:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def of(cls, step: int, agent: str, error: BaseException | str, message: str = ""
+           ) -> AgentFailure:
+        """The record of `error` (or of an error type named so, with `message`); no API
+        key survives into it, whatever raised."""
+        if isinstance(error, BaseException):
+            error, message = type(error).__name__, str(error)
+        return cls(step, agent, error, redact(message))
+
 
 class ParallelStepError(RuntimeError):
     """Raised after a parallel step (ON_AGENT_ERROR=raise) carrying all its failures."""
@@ -78,6 +93,7 @@ class BatchOutcome:
     failures: list[AgentFailure] = field(default_factory=list)  # errors, not timeouts
     timed_out: list[str] = field(default_factory=list)
     skipped_busy: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)  # the runner was closed mid-batch
     agent_seconds: float = 0.0  # the tasks' own seconds, summed (0 when timing is off)
 
 
@@ -123,6 +139,8 @@ class ParallelRunner:
         self.metrics = ParallelMetrics()
         self.failures: deque[AgentFailure] = deque(maxlen=_FAILURES_KEPT)
         self._pool: WorkerPool | None = None
+        self._replace_pool = False  # a batch gave up on a running task
+        self._closings = 0  # close() calls so far: a batch in flight sees a change
         self._busy: dict[str, Future] = {}
         self._interrupted: deque[Any] = deque(maxlen=64)  # batch tokens given up on
 
@@ -150,6 +168,7 @@ class ParallelRunner:
         outcome = BatchOutcome()
         ready = {key: task for key, task in tasks.items() if not self._skip_busy(key, outcome)}
         pool = self._pool_for(len(ready))
+        closings = self._closings
         start = time.perf_counter()
         futures: dict[str, Future] = {}
         for key, task in ready.items():
@@ -158,16 +177,17 @@ class ParallelRunner:
             if on_task_done is not None:
                 futures[key].add_done_callback(lambda _f: on_task_done())
         try:
-            pending = _wait(set(futures.values()), start + timeout,
-                            lambda: token is not None and token in self._interrupted)
+            pending = _wait(set(futures.values()), start + timeout, lambda: (
+                self._closings != closings or (token is not None and token in self._interrupted)))
         except BaseException:
             for key, future in futures.items():
                 self._give_up(key, future, ready[key])
             raise
         wall = time.perf_counter() - start
+        given_up = outcome.cancelled if self._closings != closings else outcome.timed_out
         for key, future in futures.items():
             if future in pending and self._give_up(key, future, ready[key]):
-                outcome.timed_out.append(key)
+                given_up.append(key)
         self._collect(futures, outcome, step, timeout)
         outcome.agent_seconds = sum(t.seconds for t in ready.values())
         self.record(outcome, wall if timed else None)
@@ -178,7 +198,8 @@ class ParallelRunner:
         self.metrics.record_parallel_step(StepRecord(
             wall_seconds=wall_seconds, agent_seconds=outcome.agent_seconds,
             agents_completed=len(outcome.results), errors=len(outcome.failures),
-            timeouts=len(outcome.timed_out), skipped_busy=len(outcome.skipped_busy)))
+            timeouts=len(outcome.timed_out), skipped_busy=len(outcome.skipped_busy),
+            cancelled=len(outcome.cancelled)))
 
     def _skip_busy(self, key: str, outcome: BatchOutcome) -> bool:
         if self.is_busy(key):
@@ -188,12 +209,20 @@ class ParallelRunner:
         return False
 
     def _pool_for(self, tasks: int) -> WorkerPool:
-        workers = resolve_max_workers(config_manager.get("max_workers"), tasks)
-        if self._pool is None:
-            self._pool = WorkerPool(f"{self.name}-agent", workers)
-        elif self._pool.max_workers != workers:
-            self._pool.set_max_workers(workers)
-        return self._pool
+        """The pool for a batch of `tasks`: kept across batches, replaced (the old one
+        shut down without waiting) after a batch that gave up on a running task or
+        when the cap changes; with ALL, a pool already large enough is kept."""
+        setting = config_manager.get("max_workers")
+        workers = resolve_max_workers(setting, tasks)
+        pool = self._pool
+        fits = pool is not None and (pool.max_workers == workers or (
+            setting == "ALL" and pool.max_workers >= workers))
+        if not fits or self._replace_pool:
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+            pool = self._pool = WorkerPool(workers, f"{self.name}-agent")
+            self._replace_pool = False
+        return pool
 
     def _give_up(self, key: str, future: Future, task: Task) -> bool:
         """Stop waiting for a task: cancel it if queued, else abandon it (it is busy).
@@ -210,19 +239,22 @@ class ParallelRunner:
             if future.done():
                 return False
         self._busy[key] = future
-        if self._pool is not None:
-            self._pool.detach(future)
+        self._replace_pool = True
         return True
 
     def _collect(self, futures: dict[str, Future], outcome: BatchOutcome, step: int,
                  timeout: float) -> None:
-        timed_out = set(outcome.timed_out)
+        timed_out, cancelled = set(outcome.timed_out), set(outcome.cancelled)
         for key, future in futures.items():
+            if key in cancelled or future.cancelled():
+                if key not in cancelled:  # cancelled in the queue by close()
+                    outcome.cancelled.append(key)
+                continue
             if key in timed_out:
                 logger.warning("%s: %s did not finish within %s s; its result is discarded",
                                self.name, key, timeout)
-                self.failures.append(AgentFailure(step, key, "StepTimeout",
-                                                  f"did not finish within {timeout} s"))
+                self.failures.append(AgentFailure.of(step, key, "StepTimeout",
+                                                     f"did not finish within {timeout} s"))
                 continue
             error = future.exception()
             if error is None:
@@ -230,15 +262,17 @@ class ParallelRunner:
                 continue
             logger.error("%s: %s failed in step %d:\n%s", self.name, key, step,
                          "".join(traceback.format_exception(error)))
-            failure = AgentFailure(step, key, type(error).__name__, str(error))
+            failure = AgentFailure.of(step, key, error)
             outcome.failures.append(failure)
             self.failures.append(failure)
 
     def close(self) -> None:
-        """Release the pool's idle threads; threads of hung tasks end on their own."""
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
+        """Release the pool's threads (idle ones now, busy ones when their call ends) and
+        end a batch in flight promptly (module doc). The runner can run again later."""
+        self._closings += 1
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _wait(pending: set[Future], deadline: float, interrupted: Callable[[], bool]

@@ -46,6 +46,7 @@ class TinyWorld(BaseWorld):
             raise ValueError(f"TinyWorld backend must be 'threads' or 'ray', got {backend!r}")
         super().__init__(name, None, *args, **kwargs)
         self._parallel = ParallelRunner(self.name)
+        self.closed = False
         self._progress_task: tuple[Progress, Any] | None = None
         self._ray: Any = None
         if self.backend == "ray":
@@ -204,8 +205,14 @@ class TinyWorld(BaseWorld):
 
     def close(self) -> None:
         """Release the worker threads (and the Ray actors; a closed Ray world cannot step
-        again); a thread-backend world can still step (a new pool starts)."""
+        again) and free the world's name; a step in flight ends promptly. A
+        thread-backend world can still step (a new pool starts), and its agents may
+        join another world."""
+        self.closed = True
         _close(self._parallel, self._ray)
+        with BaseWorld._registry_lock:
+            if BaseWorld.all_environments.get(self.name) is self:
+                del BaseWorld.all_environments[self.name]
 
     def __enter__(self) -> TinyWorld:
         return self

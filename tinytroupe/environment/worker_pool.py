@@ -1,111 +1,92 @@
-"""A kept pool of daemon worker threads with a resizable cap and detachable workers.
+"""`WorkerPool`: a `concurrent.futures.Executor` on daemon threads that nobody joins.
 
-Why not `concurrent.futures.ThreadPoolExecutor`: its workers are joined at
-interpreter exit, so one agent hung in a model call would keep the process alive
-forever, and a worker stuck in a hung call keeps counting against the cap. Here:
+Why not `concurrent.futures.ThreadPoolExecutor`: its workers are joined at interpreter
+exit, so one agent hung in a call would keep the process alive forever; and a worker
+stuck in a hung call keeps counting against the cap, so the next step would run on
+fewer threads. With our HTTP client a hung model call ends on its own after at most
+MAX_ATTEMPTS x TIMEOUT, but an agent's custom `act()` code can block forever.
 
-* workers are daemon threads, started lazily up to `max_workers` and reused;
-* `set_max_workers(n)` changes the cap for work submitted afterwards;
-* `detach(future)` takes the worker running `future` out of the pool: it finishes
-  that call on its own and exits, and a fresh worker may take its place, so work
-  abandoned after a timeout never shrinks the pool;
-* `submit` returns a standard `concurrent.futures.Future`, so callers can use
-  `concurrent.futures.wait`.
+So here:
 
-At most `max_workers` attached workers run at a time.
+* workers are daemon threads, started on demand up to `max_workers` and reused;
+  a worker idle for `idle_timeout` seconds exits (a pool nobody uses holds no thread);
+* `shutdown(wait=False, cancel_futures=True)` returns at once: queued work is
+  cancelled (and `concurrent.futures.wait` is told), idle workers exit, and a busy
+  worker exits when its call returns. The caller (`ParallelRunner`) keeps the cap
+  honest simply: after a batch that gave up on a call, or when the cap changes, it
+  shuts the pool down this way and starts a fresh one, so a hung call never occupies
+  a slot of the new pool.
+
+The rest is the standard interface: `submit(fn, /, *args, **kwargs)`, `map`, the
+context manager; `shutdown(wait=True)` waits for the work already submitted.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import itertools
 import queue
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
+#: Seconds an idle worker waits for work before it exits.
+IDLE_TIMEOUT = 30.0
 
-class _Worker:
-    __slots__ = ("thread", "current", "detached")
-
-    def __init__(self) -> None:
-        self.thread: threading.Thread | None = None
-        self.current: Future | None = None
-        self.detached = False
+_WorkItem = tuple[Future, Callable[..., Any], tuple[Any, ...], dict[str, Any]]
+_pool_numbers = itertools.count(1)
 
 
-class WorkerPool:
-    """Runs submitted callables on daemon threads named ``{name}-{n}``."""
+class WorkerPool(concurrent.futures.Executor):
+    """Runs submitted calls on at most `max_workers` daemon threads (module doc)."""
 
-    def __init__(self, name: str, max_workers: int) -> None:
+    def __init__(self, max_workers: int, thread_name_prefix: str = "",
+                 idle_timeout: float = IDLE_TIMEOUT) -> None:
         if max_workers < 1:
             raise ValueError(f"max_workers must be >= 1, got {max_workers}")
-        self.name = name
-        self._max_workers = max_workers
-        self._queue: queue.SimpleQueue[tuple[Future, Callable[[], Any]] | None] = (
-            queue.SimpleQueue())
+        self.max_workers = max_workers
+        self.idle_timeout = idle_timeout
+        self._prefix = thread_name_prefix or f"WorkerPool-{next(_pool_numbers)}"
+        self._queue: queue.SimpleQueue[_WorkItem | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._workers: set[_Worker] = set()  # attached workers only
-        self._busy = 0  # attached workers running a call
-        self._pending = 0  # calls queued, not yet taken by a worker
-        self._retiring = 0  # stop markers queued, not yet taken
+        self._threads: set[threading.Thread] = set()
+        self._idle = 0  # workers waiting for work
         self._started = 0
         self._shutdown = False
 
-    @property
-    def max_workers(self) -> int:
-        return self._max_workers
-
-    def set_max_workers(self, max_workers: int) -> None:
-        """Change the cap. Idle workers beyond it exit; busy ones after their call."""
-        if max_workers < 1:
-            raise ValueError(f"max_workers must be >= 1, got {max_workers}")
-        with self._lock:
-            self._max_workers = max_workers
-            # Only idle workers are told to leave; busy ones leave after their call.
-            idle = len(self._workers) - self._busy - self._retiring
-            leaving = max(0, min(idle, len(self._workers) - self._retiring - max_workers))
-            self._retiring += leaving
-        for _ in range(leaving):
-            self._queue.put(None)
-
-    def submit(self, fn: Callable[[], Any]) -> Future:
-        """Schedule `fn()`; its result or exception lands in the returned future."""
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        """Schedule ``fn(*args, **kwargs)``; its result or exception lands in the future."""
         future: Future = Future()
         with self._lock:
             if self._shutdown:
-                raise RuntimeError(f"worker pool {self.name!r} is shut down")
-            self._queue.put((future, fn))
-            self._pending += 1
-            self._start_workers_if_needed()
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            self._queue.put((future, fn, args, kwargs))
+            if self._idle > 0:
+                self._idle -= 1  # that worker is taken by this item
+            elif len(self._threads) < self.max_workers:
+                self._start_worker()
         return future
 
-    def detach(self, future: Future) -> None:
-        """Release the worker running `future` from the pool (see the module doc)."""
-        with self._lock:
-            for worker in self._workers:
-                if worker.current is future:
-                    worker.detached = True
-                    self._workers.discard(worker)
-                    self._busy -= 1
-                    self._start_workers_if_needed()
-                    return
-
-    def threads(self) -> list[threading.Thread]:
-        """The attached workers' threads (for tests and diagnostics)."""
-        with self._lock:
-            return [w.thread for w in self._workers if w.thread is not None]
-
-    def shutdown(self, cancel_pending: bool = True) -> None:
-        """Stop accepting work and let idle workers exit; never waits for busy ones."""
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop accepting work. With `cancel_futures`, cancel what has not started.
+        With `wait`, block until the running calls return (never do this with a call
+        that may hang); without it, return at once."""
         with self._lock:
             self._shutdown = True
-        if cancel_pending:
+            threads = list(self._threads)
+        if cancel_futures:
             self._cancel_queued()
+        for _ in threads:
+            self._queue.put(None)  # one stop marker per worker
+        if wait:
+            for thread in threads:
+                thread.join()
+
+    def threads(self) -> list[threading.Thread]:
+        """The live worker threads (for tests and diagnostics)."""
         with self._lock:
-            leaving = len(self._workers) - self._retiring
-            self._retiring += leaving
-        for _ in range(leaving):
-            self._queue.put(None)
+            return list(self._threads)
 
     def _cancel_queued(self) -> None:
         while True:
@@ -113,52 +94,51 @@ class WorkerPool:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 return
-            with self._lock:
-                if item is None:
-                    self._retiring -= 1
-                    continue
-                self._pending -= 1
-            item[0].cancel()
-
-    def _start_workers_if_needed(self) -> None:  # called with self._lock held
-        staying = len(self._workers) - self._retiring
-        while staying - self._busy < self._pending and staying < self._max_workers:
-            self._start_worker()
-            staying += 1
+            if item is not None:
+                future = item[0]
+                if future.cancel():
+                    # cancel() alone does not wake concurrent.futures.wait()
+                    future.set_running_or_notify_cancel()
 
     def _start_worker(self) -> None:  # called with self._lock held
-        worker = _Worker()
         self._started += 1
-        worker.thread = threading.Thread(target=self._work, args=(worker,),
-                                         name=f"{self.name}-{self._started}", daemon=True)
-        self._workers.add(worker)
-        worker.thread.start()
+        thread = threading.Thread(target=self._work, name=f"{self._prefix}-{self._started}",
+                                  daemon=True)
+        self._threads.add(thread)
+        thread.start()
 
-    def _work(self, worker: _Worker) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                with self._lock:
-                    self._workers.discard(worker)
-                    self._retiring -= 1
-                    self._start_workers_if_needed()  # work queued behind the marker
-                return
-            future, fn = item
-            with self._lock:
-                self._pending -= 1
-                self._busy += 1
-                worker.current = future
-            if future.set_running_or_notify_cancel():
+    def _work(self) -> None:
+        try:
+            while True:
                 try:
-                    future.set_result(fn())
-                except BaseException as exc:  # noqa: BLE001 - delivered through the future
-                    future.set_exception(exc)
-            del item, future, fn  # an idle worker must not keep the last call's objects alive
+                    item = self._queue.get(timeout=self.idle_timeout)
+                except queue.Empty:
+                    with self._lock:
+                        if self._idle > 0 or self._shutdown:
+                            self._idle = max(0, self._idle - 1)
+                            return  # idle too long: a later submit starts a new worker
+                        # an item was submitted for this worker at the very moment it
+                        # timed out: it is in the queue, so take it
+                    continue
+                if item is None:
+                    return
+                self._run(*item)
+                del item  # an idle worker must not keep the last call's objects alive
+                with self._lock:
+                    if not self._shutdown:  # after shutdown: drain up to a stop marker
+                        self._idle += 1
+        finally:
             with self._lock:
-                worker.current = None
-                if worker.detached:
-                    return
-                self._busy -= 1
-                if len(self._workers) - self._retiring > self._max_workers:
-                    self._workers.discard(worker)
-                    return
+                self._threads.discard(threading.current_thread())
+
+    @staticmethod
+    def _run(future: Future, fn: Callable[..., Any], args: tuple[Any, ...],
+             kwargs: dict[str, Any]) -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - delivered through the future
+            future.set_exception(exc)
+        else:
+            future.set_result(result)

@@ -85,7 +85,7 @@ class TinyPersonFactory:
                 try:
                     people.append(self.generate_person(agent_particularities))
                 except PersonGenerationError as exc:
-                    self._runner.failures.append(AgentFailure(
+                    self._runner.failures.append(AgentFailure.of(
                         self._batches, "person", type(exc.__cause__).__name__, str(exc)))
                     logger.error("%s", exc)
             return people
@@ -94,8 +94,7 @@ class TinyPersonFactory:
         try:
             sketches = self._plan(number_of_people, agent_particularities)
         except Exception as exc:
-            self._runner.failures.append(AgentFailure(batch, "plan", type(exc).__name__,
-                                                      str(exc)))
+            self._runner.failures.append(AgentFailure.of(batch, "plan", exc))
             raise PersonGenerationError(f"{self.name}: could not plan {number_of_people} "
                                         f"people: {exc}") from exc
         # keys unique per batch: a person still busy from an earlier, timed-out batch

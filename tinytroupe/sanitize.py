@@ -1,0 +1,89 @@
+"""Untrusted text at the boundary: model answers, persona files, user input.
+
+Python strings may hold lone surrogates (``"\\ud800"``, which JSON can spell as an
+escape) that no UTF-8 encoder accepts: remembered once, such a string would make every
+later request, checkpoint and transcript of that agent fail. Everything that comes in
+from outside goes through `clean_text` / `clean_data` (lone surrogates become U+FFFD)
+or `loads` (JSON, cleaned, with a bound on nesting); everything that goes out as UTF-8
+goes through `utf8`, which never raises on such a string. `for_terminal` makes text
+safe to print: no escape or other control sequences reach the console.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from rich.markup import escape as _escape_markup
+
+#: Nesting that untrusted JSON may have (persona files, model answers, checkpoints).
+MAX_DEPTH = 64
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+# C0 controls except tab and newline, DEL, C1 controls (ESC starts CSI/OSC sequences;
+# U+009B is a one-character CSI on some terminals).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_ESCAPE_SEQUENCE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)?|.)?")
+
+
+class UntrustedDataError(ValueError):
+    """Untrusted JSON nests deeper than `MAX_DEPTH`, or is not JSON at all."""
+
+
+def clean_text(text: str) -> str:
+    """`text` with every lone surrogate replaced by U+FFFD (the same object if none)."""
+    if text.isascii():
+        return text
+    return _SURROGATES.sub("\ufffd", text)
+
+
+def clean_data(value: Any, depth: int = 0) -> Any:
+    """A copy of JSON-like `value` (dicts, lists, strings, scalars) with all its
+    strings, keys included, cleaned. Raises `UntrustedDataError` past `MAX_DEPTH`."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if depth >= MAX_DEPTH and isinstance(value, (dict, list, tuple)):
+        raise UntrustedDataError(f"data nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, dict):
+        return {clean_text(k) if isinstance(k, str) else k: clean_data(v, depth + 1)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_data(v, depth + 1) for v in value]
+    return value
+
+
+def loads(text: str | bytes) -> Any:
+    """`json.loads` for untrusted text: cleaned, nesting bounded.
+
+    Raises `json.JSONDecodeError` for text that is not JSON and `UntrustedDataError`
+    for JSON nested too deeply (never `RecursionError`).
+    """
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise UntrustedDataError(f"JSON nested deeper than {MAX_DEPTH} levels") from None
+    return clean_data(data)
+
+
+def utf8(text: str) -> bytes:
+    """`text` as UTF-8; a lone surrogate becomes U+FFFD instead of raising."""
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return clean_text(text).encode()
+
+
+def for_terminal(text: str) -> str:
+    """`text` fit for a console: escape sequences and control characters removed
+    (tab and newline kept), lone surrogates replaced."""
+    text = clean_text(text)
+    if text.isprintable() or not _CONTROL.search(text):
+        return text
+    return _CONTROL.sub("", _ESCAPE_SEQUENCE.sub("", text))
+
+
+def for_console(text: Any) -> str:
+    """`text` (any object, as str) for a rich console: `for_terminal`, then markup
+    escaped, so that neither the terminal nor rich interprets anything in it."""
+    return _escape_markup(for_terminal(str(text)))
