@@ -104,7 +104,7 @@ def test_max_actions_before_done_stops_a_model_that_never_says_done(monkeypatch)
         def complete(self, messages, **params):
             return Completion(json.dumps({"action": {"type": "THINK", "content": "more"}}))
 
-    monkeypatch.setattr("tinytroupe.agent.tiny_person.get_client", lambda: Chatty())
+    monkeypatch.setattr("tinytroupe.clients.get_client", lambda: Chatty())
     config_manager.set("max_actions_before_done", 4)
     assert len(TinyPerson("Eve").act(return_actions=True)) == 4
 
@@ -118,7 +118,7 @@ def test_malformed_output_is_retried_then_reported(monkeypatch) -> None:
             calls.append(messages)
             return Completion('{"actions": [')
 
-    monkeypatch.setattr("tinytroupe.agent.tiny_person.get_client", lambda: Broken())
+    monkeypatch.setattr("tinytroupe.clients.get_client", lambda: Broken())
     config_manager.set("max_output_repair_attempts", 2)
     with pytest.raises(LLMOutputError, match="Eve"):
         TinyPerson("Eve").act()

@@ -16,6 +16,7 @@ from tinytroupe.config import (
     ConfigManager,
     config_defaults,
 )
+from tinytroupe.config_keys import qualified
 
 
 def write_ini(path: Path, text: str) -> Path:
@@ -118,17 +119,26 @@ def test_inline_comments_and_typing(tmp_path: Path) -> None:
 def test_unknown_keys_and_sections_kept_with_warning(tmp_path: Path,
                                                      caplog: pytest.LogCaptureFixture) -> None:
     user = write_ini(tmp_path / "config.ini",
-                     "[OpenAI]\nEMBEDDING_MODEL=text-embedding-3-small\n"
-                     "[ActionGenerator]\nMAX_ATTEMPTS_FOO=2\n")
+                     "[OpenAI]\nSOMETHING_NEW=text\n"
+                     "[Extras]\nFOO_LIMIT=2\n")
     with caplog.at_level(logging.WARNING, logger="tinytroupe"):
-        cm = ConfigManager(user_path=user, environ={"TINYTROUPE_EMBEDDING_MODEL": "x"})
-    assert cm.get("embedding_model") == "x"  # env overrides unknown file keys too
-    assert cm.get("MAX_ATTEMPTS_FOO") == 2
-    assert cm.section_of("embedding_model") == "OpenAI"
-    assert cm.section_of("max_attempts_foo") == "ActionGenerator"
+        cm = ConfigManager(user_path=user, environ={"TINYTROUPE_SOMETHING_NEW": "x"})
+    assert cm.get("something_new") == "x"  # env overrides unknown file keys too
+    assert cm.get("FOO_LIMIT") == 2
+    assert cm.section_of("something_new") == "OpenAI"
+    assert cm.section_of("foo_limit") == "Extras"
     text = caplog.text
-    assert str(user) in text and "EMBEDDING_MODEL" in text
-    assert "ActionGenerator" in text and "MAX_ATTEMPTS_FOO" in text
+    assert str(user) in text and "SOMETHING_NEW" in text
+    assert "Extras" in text and "FOO_LIMIT" in text
+
+
+def test_action_generator_keys_are_their_own(tmp_path: Path) -> None:
+    user = write_ini(tmp_path / "config.ini", "[OpenAI]\nMAX_ATTEMPTS=7\nFREQ_PENALTY=0.5\n"
+                                              "[ActionGenerator]\nMAX_ATTEMPTS=3\n")
+    cm = ConfigManager(user_path=user, environ={})
+    assert cm.get("max_attempts") == 7  # HTTP attempts: not overridden by the section below
+    assert cm.get("action_generator_max_attempts") == 3
+    assert cm.get("frequency_penalty") == cm.get("freq_penalty") == 0.5  # upstream's alias
 
 
 def test_set_accepts_python_values_and_strings(cm: ConfigManager) -> None:
@@ -284,11 +294,12 @@ def test_concurrent_set_and_get(cm: ConfigManager) -> None:
 
 def test_packaged_config_documents_every_key() -> None:
     lines = DEFAULTS_PATH.read_text(encoding="utf-8").splitlines()
-    keys = []
+    keys, section = [], None
     for i, line in enumerate(lines):
+        section = line.strip()[1:-1] if line.startswith("[") else section
         m = re.match(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=", line)
         if m:
-            keys.append(m.group(1))
+            keys.append(qualified(section, m.group(1)))
             assert i > 0 and lines[i - 1].lstrip().startswith("#"), f"{m.group(1)} undocumented"
     assert sorted(keys) == sorted(VALIDATORS)
 

@@ -67,7 +67,7 @@ class Scripted(OfflineClient):
 
 
 def use(monkeypatch, client) -> None:
-    monkeypatch.setattr("tinytroupe.factory.tiny_person_factory.get_client", lambda: client)
+    monkeypatch.setattr("tinytroupe.clients.get_client", lambda: client)
 
 
 def test_a_name_clash_gets_a_numeric_suffix(monkeypatch) -> None:

@@ -477,7 +477,7 @@ def test_a_timed_out_agent_keeps_nothing_of_its_late_turn(release, monkeypatch) 
             return super().complete(messages, **params)
 
     client = SlowForSlow()
-    monkeypatch.setattr("tinytroupe.agent.tiny_person.get_client", lambda: client)
+    monkeypatch.setattr("tinytroupe.clients.get_client", lambda: client)
     config_manager.set("parallel_execution_timeout", 0.3)
     slow, fast = TinyPerson("Slow"), TinyPerson("Fast")
     with TinyWorld("late", [slow, fast]) as world:

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tinytroupe import sanitize
+from tinytroupe.clients.structured import InvalidAnswer, parse_json
 
 #: Action types the world understands. Other upper-case types are kept as they are
 #: (TinyTroupe tools add their own), but are not routed.
@@ -28,7 +28,7 @@ MAX_ACTION_CHARS = 20_000
 _CUT_MARK = " [...]"
 
 
-class ActionParseError(ValueError):
+class ActionParseError(InvalidAnswer):
     """The LLM's answer is not a valid action document."""
 
 
@@ -88,16 +88,10 @@ def parse_actions(text: str) -> tuple[list[dict[str, str]], dict[str, Any]]:
     Tolerates a Markdown code fence around the JSON. Raises `ActionParseError` with a
     message fit to show the model (what is wrong, not the whole answer back).
     """
-    stripped = text.strip()
-    if stripped.startswith("```"):
-        stripped = stripped.strip("`")
-        stripped = stripped[stripped.find("{") :] if "{" in stripped else stripped
     try:
-        data = sanitize.loads(stripped)
-    except json.JSONDecodeError as exc:
-        raise ActionParseError(f"answer is not valid JSON: {exc}") from None
-    except sanitize.UntrustedDataError as exc:
-        raise ActionParseError(f"answer is not usable: {exc}") from None
+        data = parse_json(text)
+    except InvalidAnswer as exc:
+        raise ActionParseError(str(exc)) from None
     if not isinstance(data, dict):
         raise ActionParseError(f"answer must be a JSON object, got {type(data).__name__}")
     try:

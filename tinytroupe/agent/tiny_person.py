@@ -20,12 +20,11 @@ from typing import Any, ClassVar
 
 from tinytroupe import sanitize
 from tinytroupe.agent import prompts
-from tinytroupe.agent.actions import ActionParseError, parse_actions
+from tinytroupe.agent.actions import ActionDocument, parse_actions
 from tinytroupe.agent.display import show_action, show_stimulus
 from tinytroupe.agent.memory import EpisodicMemory
 from tinytroupe.agent.persona import read_specification
-from tinytroupe.clients import get_client
-from tinytroupe.clients.errors import LLMOutputError
+from tinytroupe.clients.structured import ask_structured
 from tinytroupe.config import config_manager
 
 logger = logging.getLogger("tinytroupe")
@@ -304,25 +303,9 @@ class TinyPerson:
 
     def _next_actions(self, taken: list[dict[str, str]]
                       ) -> tuple[list[dict[str, str]], dict[str, Any]]:
-        """One model answer, parsed; malformed answers are retried with the error shown."""
-        messages = self._messages(taken)
-        client = get_client()
-        repairs = config_manager.get("max_output_repair_attempts")
-        for attempt in range(repairs + 1):
-            completion = client.complete(
-                messages, temperature=config_manager.get("temperature"),
-                max_tokens=config_manager.get("max_tokens"), user=self.name)
-            try:
-                return parse_actions(completion.content)
-            except ActionParseError as exc:
-                error = exc
-                logger.info("%s: malformed LLM answer (attempt %d): %s",
-                            self.name, attempt + 1, exc)
-                messages = [*messages, {"role": "assistant", "content": completion.content},
-                            {"role": "user", "content": f"Your answer was invalid: {exc}. "
-                                                        "Answer again with valid JSON only."}]
-        raise LLMOutputError(f"{self.name}: the model's answer stayed malformed after "
-                             f"{repairs + 1} attempts: {error}")
+        """One model answer, parsed; malformed answers are asked again with the error shown."""
+        return ask_structured(self._messages(taken), ActionDocument, name="agent_actions",
+                              user=self.name, parse=parse_actions)
 
     def _messages(self, taken: list[dict[str, str]] | None = None) -> list[dict[str, str]]:
         """The request: persona, recent memory, then this act's actions so far."""

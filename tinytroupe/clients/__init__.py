@@ -37,6 +37,7 @@ __all__ = [
 ]
 
 _DEFAULT_BASE_URL = "https://api.openai.com/v1"
+_OLLAMA_BASE_URL = "http://localhost:11434/v1"
 
 
 class ChatClient(Protocol):
@@ -50,9 +51,9 @@ class OfflineClient:
         self._model = OfflineModel()
 
     def complete(self, messages: list[dict[str, Any]], *, user: str | None = None,
-                 **params: Any) -> Completion:
+                 response_format: dict[str, Any] | None = None, **params: Any) -> Completion:
         usage.add(user, requests=1)
-        return Completion(content=self._model.complete(messages))
+        return Completion(content=self._model.complete(messages, response_format))
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class EndpointSettings:
     max_attempts: int
     retry_base_delay: float
     retry_max_delay: float
+    backoff_factor: float
     max_concurrent_calls: int | None
     requests_per_window: int | None
     tokens_per_window: int | None
@@ -113,6 +115,10 @@ def _endpoint_settings() -> EndpointSettings | str:
                 "in [OpenAI] of config.ini (or use API_TYPE=offline)")
         url = with_path(endpoint, f"openai/deployments/{deployment}/chat/completions",
                         (("api-version", get("azure_api_version")),))
+    elif api_type == "ollama":  # OpenAI-compatible; a local server needs no key
+        url = with_path(get("base_url") or _OLLAMA_BASE_URL, "chat/completions")
+        key, env_name = read_key("OLLAMA_API_KEY")
+        key = key or "ollama"
     else:
         base = get("base_url") or os.environ.get("OPENAI_BASE_URL") or _DEFAULT_BASE_URL
         url = with_path(base, "chat/completions")
@@ -126,6 +132,7 @@ def _endpoint_settings() -> EndpointSettings | str:
         api_type=api_type, url=url, api_key=key, model=get("model"), timeout=get("timeout"),
         max_attempts=get("max_attempts"), retry_base_delay=get("retry_base_delay"),
         retry_max_delay=get("retry_max_delay"),
+        backoff_factor=get("exponential_backoff_factor"),
         max_concurrent_calls=get("max_concurrent_model_calls"),
         requests_per_window=get("max_requests_per_minute"),
         tokens_per_window=get("max_tokens_per_minute"),
@@ -157,7 +164,7 @@ def _build_endpoint(settings: EndpointSettings | str) -> ChatClient:
         url=settings.url, api_key=settings.api_key, model=settings.model,
         azure=settings.api_type == "azure", timeout=settings.timeout,
         max_attempts=settings.max_attempts, retry_base_delay=settings.retry_base_delay,
-        retry_max_delay=settings.retry_max_delay,
+        retry_max_delay=settings.retry_max_delay, backoff_factor=settings.backoff_factor,
         gate=shared_gate(settings.max_concurrent_calls, settings.requests_per_window,
                          settings.tokens_per_window, settings.window_seconds),
         max_response_bytes=settings.max_response_bytes,

@@ -17,8 +17,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from tinytroupe.clients.errors import LLMConfigurationError
 from tinytroupe.clients.openai_client import Completion
 from tinytroupe.clients.usage import usage
+from tinytroupe.sanitize import clean_text, utf8
 
 logger = logging.getLogger("tinytroupe")
 
@@ -32,16 +34,36 @@ def request_key(model: str, messages: list[dict[str, Any]], params: dict[str, An
     relevant = {k: v for k, v in params.items() if k != "user" and v is not None}
     canonical = json.dumps({"model": model, "messages": messages, "params": relevant},
                            sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(utf8(canonical)).hexdigest()
 
 
 class ResponseCache:
-    """SQLite-backed map from request key to `Completion`. Thread-safe."""
+    """SQLite-backed map from request key to `Completion`. Thread-safe.
+
+    A path that cannot be opened raises `LLMConfigurationError` naming CACHE_FILE_NAME.
+    A file that is there but unreadable as a cache (not SQLite, a foreign row) is
+    warned about once and answers misses: the run goes on, uncached.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._local = threading.local()
-        self._connection().execute(_SCHEMA)
+        self._broken = False
+        self._warned = False
+        try:
+            self._connection().execute(_SCHEMA)
+        except sqlite3.OperationalError as exc:
+            raise LLMConfigurationError(
+                f"cannot open the response cache CACHE_FILE_NAME={str(self.path)!r}: {exc}") \
+                from None
+        except sqlite3.DatabaseError as exc:
+            self._broken = True
+            self._warn_once(f"{exc}; running without it")
+
+    def _warn_once(self, problem: str) -> None:
+        if not self._warned:
+            self._warned = True
+            logger.warning("response cache %s: %s", self.path, problem)
 
     def _connection(self) -> sqlite3.Connection:
         connection = getattr(self._local, "connection", None)
@@ -54,6 +76,8 @@ class ResponseCache:
 
     def get(self, key: str) -> Completion | None:
         """The cached answer, or None (also when the store cannot be read: a miss)."""
+        if self._broken:
+            return None
         try:
             row = self._connection().execute(
                 "SELECT content, prompt_tokens, completion_tokens FROM answers WHERE key = ?",
@@ -61,10 +85,19 @@ class ResponseCache:
         except sqlite3.Error as exc:
             logger.warning("response cache %s unreadable (%s); asking the model", self.path, exc)
             return None
-        return Completion(*row) if row else None
+        if row is None:
+            return None
+        content, prompt, completion = row
+        if not (isinstance(content, str) and isinstance(prompt, int)
+                and isinstance(completion, int)):
+            self._warn_once(f"entry {key[:12]}... is not an answer (treated as a miss)")
+            return None
+        return Completion(clean_text(content), max(0, prompt), max(0, completion))
 
     def put(self, key: str, completion: Completion) -> None:
         """Store an answer; a store that cannot be written loses the entry, not the answer."""
+        if self._broken:
+            return
         try:
             self._connection().execute(
                 "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?)",

@@ -3,7 +3,10 @@
 It is **not a language model**. It reads the prompt format of `tinytroupe.agent.prompts`
 (the persona, the agents it may talk to, what it last perceived) and answers with a
 valid action document built from templates: a THINK about what it heard, a TALK back
-to whoever spoke last (or to a contact, to start a conversation), then DONE. Choices
+to whoever spoke last (another agent by name; the user or the world, who have no
+name, with an untargeted TALK), or to a contact to start a conversation, then DONE.
+Any other schema-constrained request (a ``response_format`` with a JSON Schema) gets
+a schema-valid instance filled from the conversation (`offline_schema`). Choices
 depend only on the messages (a stable hash), so the same prompt always gets the same
 answer. It lets the demo and the tests run with no network and no key, and the fake
 server (`tinytroupe.testing`) serves the same answers over HTTP.
@@ -16,6 +19,10 @@ import zlib
 from typing import Any
 
 from tinytroupe.clients import offline_personas
+from tinytroupe.clients.offline_schema import instance
+
+#: The schema name of an agent's action request (see `TinyPerson`).
+ACTIONS_SCHEMA = "agent_actions"
 
 _OPENERS = (
     "As {a_occupation}, I keep coming back to one question: {topic}",
@@ -28,6 +35,12 @@ _REPLIES = (
     "Interesting point, {speaker}. It makes me think about {interest}.",
     "{speaker}, I'm not convinced yet. Would it really help someone like me, {a_occupation}?",
     "Good point, {speaker}! I would add that {interest} should not be forgotten.",
+)
+_ANSWERS = (
+    "Speaking for myself, as {a_occupation}: {heard_lower} My first thought is {interest}.",
+    "Good question. As {a_occupation}, I would answer from experience, and for me "
+    "{interest} matters most.",
+    "Honestly? It depends. As {a_occupation}, I care about {interest}, so that is how I see it.",
 )
 _THOUGHTS = (
     "{speaker} said \"{heard}\". How does that fit with {interest}?",
@@ -115,12 +128,20 @@ def _shorten(text: str, words: int = 12) -> str:
 class OfflineModel:
     """Deterministic responder for the chat-completions message format of this package."""
 
-    def complete(self, messages: list[dict[str, Any]]) -> str:
-        """Answer a chat-completions request with a JSON action document (as text), or
-        with a population plan or persona for a factory's request."""
+    def complete(self, messages: list[dict[str, Any]],
+                 response_format: dict[str, Any] | None = None) -> str:
+        """Answer a chat-completions request (as JSON text): a population plan or persona
+        for a factory's request, an instance of the requested schema, or an action
+        document for an agent's turn (module doc)."""
         generated = offline_personas.answer(messages)
         if generated is not None:
             return generated
+        spec = (response_format or {}).get("json_schema") or {}
+        if isinstance(spec.get("schema"), dict) and spec.get("name") != ACTIONS_SCHEMA:
+            return json.dumps(instance(spec["schema"], messages), ensure_ascii=False)
+        return self._actions(messages)
+
+    def _actions(self, messages: list[dict[str, Any]]) -> str:
         persona = _persona(messages)
         name = persona.get("name") or "someone"
         turn = sum(1 for m in messages if m.get("role") == "assistant")
@@ -134,13 +155,17 @@ class OfflineModel:
                                "doing things well"),
         }
         heard = [s for s in _new_stimuli(messages)
-                 if s.get("type") == "CONVERSATION" and s.get("source") not in (None, "", name)]
+                 if s.get("type") == "CONVERSATION" and s.get("source") != name]
         actions: list[dict[str, str]] = []
         if heard:
             last = heard[-1]
-            slots.update(speaker=str(last["source"]), heard=_shorten(str(last.get("content", ""))))
+            speaker = str(last.get("source") or "")  # "": the user or the world asked
+            text = _shorten(str(last.get("content", "")))
+            slots.update(speaker=speaker or "you", heard=text,
+                         heard_lower=text[:1].lower() + text[1:] if text else "")
             actions.append(_action("THINK", _THOUGHTS, pick, slots))
-            actions.append(_action("TALK", _REPLIES, pick, slots, target=slots["speaker"]))
+            actions.append(_action("TALK", _REPLIES if speaker else _ANSWERS, pick, slots,
+                                   target=speaker))
         else:
             contacts = [c for c in _contacts(messages) if c != name]
             actions.append(_action("THINK", _QUIET_THOUGHTS, pick, slots))

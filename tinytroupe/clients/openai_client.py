@@ -13,6 +13,7 @@ import email.utils
 import json
 import logging
 import math
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -75,6 +76,7 @@ class OpenAICompatibleClient:
         max_attempts: int = 5,
         retry_base_delay: float = 1.0,
         retry_max_delay: float = 30.0,
+        backoff_factor: float = 2.0,
         max_concurrent_calls: int | None = None,
         gate: ProviderGate | None = None,
         pool_size: int = 1024,
@@ -101,7 +103,8 @@ class OpenAICompatibleClient:
         # A Retry-After is honoured up to this many seconds (a provider asking for a day
         # is capped, not obeyed blindly).
         self.retry_after_cap = max(retry_max_delay, 60.0)
-        backoff = tenacity.wait_random_exponential(multiplier=retry_base_delay, max=retry_max_delay)
+        backoff = tenacity.wait_random_exponential(multiplier=retry_base_delay, max=retry_max_delay,
+                                                   exp_base=backoff_factor)
         self._retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(max_attempts),
             wait=_honour_retry_after(backoff, self.retry_after_cap),
@@ -114,21 +117,15 @@ class OpenAICompatibleClient:
         return f"OpenAICompatibleClient(url={self.url!r}, model={self.model!r})"
 
     def complete(
-        self, messages: list[dict[str, Any]], *, temperature: float | None = None,
-        max_tokens: int | None = None, json_output: bool = True, user: str | None = None,
+        self, messages: list[dict[str, Any]], *, user: str | None = None,
+        response_format: dict[str, Any] | None = None, **sampling: Any,
     ) -> Completion:
         """Send one chat-completions request, retrying transient failures.
 
         Whatever fails, the error raised is an `LLMError` whose message (and chained
         causes) carries no API key.
         """
-        body: dict[str, Any] = {"model": self.model, "messages": messages}
-        if temperature is not None:
-            body["temperature"] = temperature
-        if max_tokens is not None:
-            body["max_tokens"] = max_tokens
-        if json_output:
-            body["response_format"] = {"type": "json_object"}
+        body = request_body(self.model, messages, response_format, sampling)
         if user:
             body["user"] = user
         payload = utf8(json.dumps(body, ensure_ascii=False))
@@ -210,6 +207,34 @@ class OpenAICompatibleClient:
 
     def close(self) -> None:
         self._pool.close()
+
+
+def is_reasoning_model(model: str) -> bool:
+    """OpenAI's reasoning models take ``reasoning_effort`` and no sampling settings."""
+    return re.match(r"(o\d|gpt-5)", model.rsplit("/", 1)[-1]) is not None
+
+
+def request_body(model: str, messages: list[dict[str, Any]],
+                 response_format: dict[str, Any] | None, sampling: dict[str, Any]
+                 ) -> dict[str, Any]:
+    """The chat-completions request: sampling settings that are set and that `model`
+    accepts (a reasoning model gets ``reasoning_effort`` and ``max_completion_tokens``;
+    other models get temperature, top_p, penalties and ``max_tokens``)."""
+    body: dict[str, Any] = {"model": model, "messages": messages}
+    reasoning = is_reasoning_model(model)
+    for key, value in sampling.items():
+        if value is None:
+            continue
+        if key == "max_tokens":
+            body["max_completion_tokens" if reasoning else "max_tokens"] = value
+        elif key == "reasoning_effort":
+            if reasoning:
+                body[key] = value
+        elif not reasoning:
+            body[key] = value
+    if response_format is not None:
+        body["response_format"] = response_format
+    return body
 
 
 def _completion_from(status: int, retry_after: str | None, body: bytes, url: str,

@@ -19,13 +19,15 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
 
 from tinytroupe.agent import PersonaSpecError, TinyPerson
 from tinytroupe.agent.persona import read_specification
-from tinytroupe.clients import get_client
-from tinytroupe.clients.errors import LLMOutputError
-from tinytroupe.config import config_defaults, config_manager
+from tinytroupe.clients.structured import InvalidAnswer, ask_structured, parse_json
+from tinytroupe.config import config_defaults
 from tinytroupe.environment.parallel import AgentFailure, ParallelRunner, Task
 
 logger = logging.getLogger("tinytroupe")
@@ -124,7 +126,8 @@ class TinyPersonFactory:
                   f"\"sketch\": ...}}]}} with exactly {number} entries, names unlike the "
                   f"existing ones.\n<population_plan_request>{json.dumps(request)}"
                   "</population_plan_request>")
-        answer = self._ask(prompt, key="plan", check=lambda data: _check_plan(data, number))
+        answer = self._ask(prompt, _PlanAnswer, key="plan",
+                           check=lambda data: _check_plan(data, number))
         return answer["people"]
 
     def _persona_spec(self, particularities: str | None, sketch: dict[str, str] | None,
@@ -136,25 +139,22 @@ class TinyPersonFactory:
                   "{\"type\": \"TinyPerson\", \"persona\": {\"name\", \"age\", \"nationality\", "
                   "\"occupation\", \"personality\", \"preferences\", ...}}.\n"
                   f"<persona_request>{json.dumps(request)}</persona_request>")
-        return self._ask(prompt, key=key, check=_check_persona)
+        return self._ask(prompt, _PersonaAnswer, key=key, check=_check_persona)
 
-    def _ask(self, prompt: str, key: str, check: Any) -> dict[str, Any]:
-        """One model answer that passes `check`; malformed ones are asked again."""
+    def _ask(self, prompt: str, schema: type[BaseModel], key: str,
+             check: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+        """One model answer that passes `check` (the structured-output helper asks again
+        while it does not)."""
         messages = [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": prompt}]
-        repairs = config_manager.get("max_output_repair_attempts")
-        for _attempt in range(repairs + 1):
-            completion = get_client().complete(
-                messages, temperature=config_manager.get("temperature"),
-                max_tokens=config_manager.get("max_tokens"), user=key)
+
+        def parse(text: str) -> dict[str, Any]:
             try:
-                return check(json.loads(completion.content))
+                return check(parse_json(text))
             except (ValueError, KeyError, TypeError, PersonaSpecError) as exc:
-                error = exc
-                messages = [*messages, {"role": "assistant", "content": completion.content},
-                            {"role": "user", "content": f"Your answer was invalid: {exc}. "
-                                                        "Answer again with valid JSON only."}]
-        raise LLMOutputError(f"{self.name} ({key}): the model's answer stayed invalid after "
-                             f"{repairs + 1} attempts: {error}")
+                raise InvalidAnswer(f"{self.name} ({key}): {exc}") from None
+
+        return ask_structured(messages, schema, name=schema.__name__.strip("_"), user=key,
+                              parse=parse)
 
     # --- people ---------------------------------------------------------------------
 
@@ -175,6 +175,35 @@ class TinyPersonFactory:
         person = TinyPerson.load_specification(spec, new_agent_name=unique)
         self.generated.append(person)
         return person
+
+
+class _PlannedPerson(BaseModel):
+    name: str
+    sketch: str
+
+
+class _PlanAnswer(BaseModel):
+    """The schema of a population plan answer."""
+
+    people: list[_PlannedPerson]
+
+
+class _PersonaFields(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    age: int | None = None
+    nationality: str | None = None
+    occupation: dict[str, Any] | str | None = None
+    personality: dict[str, Any] | None = None
+    preferences: dict[str, Any] | None = None
+
+
+class _PersonaAnswer(BaseModel):
+    """The schema of a persona answer: a TinyTroupe persona specification."""
+
+    type: str = "TinyPerson"
+    persona: _PersonaFields
 
 
 def _check_plan(data: Any, number: int) -> dict[str, Any]:

@@ -7,12 +7,20 @@ from typing import Any
 
 
 def talks_sent(results: list[dict[str, list[dict[str, str]]]], names: set[str]) -> Counter:
-    """(source, target, content) of every TALK that `run(return_actions=True)` returned,
-    addressed to one of `names` other than its source."""
-    return Counter((source, action["target"], action["content"]) for step in results
-                   for source, actions in step.items() for action in actions
-                   if action["type"] == "TALK" and action["target"] in names
-                   and action["target"] != source)
+    """(source, recipient, content) of every delivery the TALKs that
+    `run(return_actions=True)` returned call for, by the routing contract: a TALK to
+    one of `names` reaches that agent (never its own source); a TALK to no known
+    target is broadcast to every agent of `names` but its source."""
+    sent: Counter = Counter()
+    for step in results:
+        for source, actions in step.items():
+            for action in actions:
+                if action["type"] != "TALK":
+                    continue
+                target = action["target"]
+                recipients = [target] if target in names else sorted(names - {source})
+                sent.update((source, r, action["content"]) for r in recipients if r != source)
+    return sent
 
 
 def talks_heard(agents: list[Any]) -> Counter:

@@ -45,6 +45,9 @@ if TYPE_CHECKING:  # process.py is imported on first use (see FakeLLMServer.spaw
 __all__ = ["OUTCOMES", "FakeLLMApp", "FakeLLMServer", "RequestStats", "Responder", "main"]
 
 Responder = Callable[[list[dict[str, Any]]], str]
+#: Rewrites a completion document before it is sent (tests of hostile endpoints):
+#: returns the document to send, or raw bytes to send as the body.
+Rewriter = Callable[[dict[str, Any]], "dict[str, Any] | bytes"]
 COMPLETION_PATHS = (
     "/v1/chat/completions",
     "/chat/completions",
@@ -56,8 +59,13 @@ class FakeLLMApp:
     """The server's state and handlers; runs in one event loop (`serve`)."""
 
     def __init__(self, latency: float | Range = 0.0, faults: FaultPlan | None = None,
-                 responder: Responder | None = None, seed: int = 0) -> None:
+                 responder: Responder | None = None, seed: int = 0,
+                 rewrite: Rewriter | None = None) -> None:
+        # A custom responder sees the messages; the default (the offline model) also
+        # sees the request's response_format, so it answers any JSON Schema.
         self.responder: Responder = responder or OfflineModel().complete
+        self._sees_schema = responder is None
+        self.rewrite = rewrite
         self.policy = FaultPolicy(faults)
         self.latency = Latency(latency, seed)
         self.seed = seed
@@ -145,14 +153,18 @@ class FakeLLMApp:
             self.stats.count(kind, agent)
             return self._http_fault(kind)
         try:
-            content = self.responder(messages)
+            content = (self.responder(messages, body.get("response_format"))  # type: ignore[call-arg]
+                       if self._sees_schema else self.responder(messages))
         except Exception as exc:  # a broken responder is the test's bug: say so
             self.stats.count("error", agent)
             return error_response(500, f"responder failed: {exc!r}", "responder_error")
         self.stats.count(kind or "ok", agent)
         if kind == "malformed":
             content = truncate_json(content)
-        payload = json.dumps(completion(body, messages, content)).encode()
+        document: dict[str, Any] | bytes = completion(body, messages, content)
+        if self.rewrite is not None:
+            document = self.rewrite(document)
+        payload = document if isinstance(document, bytes) else json.dumps(document).encode()
         if kind == "bad_body":
             return web.Response(body=payload[: len(payload) // 2], content_type="application/json")
         if kind == "slow_drip":
@@ -238,10 +250,10 @@ class FakeLLMServer(ServerAddress):
 
     def __init__(self, latency: float | Range = 0.0, faults: FaultPlan | None = None,
                  responder: Responder | None = None, *, host: str = "127.0.0.1",
-                 port: int = 0, seed: int = 0) -> None:
+                 port: int = 0, seed: int = 0, rewrite: Rewriter | None = None) -> None:
         self.host = host
         self.port = port
-        self.app = FakeLLMApp(latency, faults, responder, seed)
+        self.app = FakeLLMApp(latency, faults, responder, seed, rewrite)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None
