@@ -221,7 +221,7 @@ def _summary(world: Any, steps: list[dict[str, list[dict]]], calls: dict[str, in
     """
     metrics = world.get_parallel_metrics()
     actions = sum(1 for step in steps for taken in step.values()
-                  for action in taken if action.get("type") != "DONE")
+                  for item in taken if item["action"].get("type") != "DONE")
     messages = sum(1 for event in world.transcript if event.get("source") is not None)
     speedup = ("n/a (sequential)" if args.sequential
                else f"{metrics['avg_parallel_speedup']:.2f}x")

@@ -424,7 +424,7 @@ def test_malformed_output_is_repaired(use_server) -> None:
         actions = bob.act(return_actions=True)
 
         stats = server.stats()
-    assert actions and actions[-1]["type"] == "DONE"
+    assert actions and actions[-1]["action"]["type"] == "DONE"
     assert stats["total_requests"] == 2 and stats["outcomes"]["ok"] == 2
     first, second = responder.requests
     assert second[: len(first)] == first

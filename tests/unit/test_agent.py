@@ -27,7 +27,12 @@ def test_define_get_and_minibio() -> None:
     agent = TinyPerson("Joe").define("age", 41).define("occupation", {"title": "Baker"})
     agent.define("nationality", "Irish").define("residence", "Cork")
     assert agent.get("age") == 41
-    assert agent.minibio() == "Joe is a 41 year old Baker (Irish), living in Cork."
+    assert agent.minibio(extended=False) == (
+        "Joe is a 41 year old Baker, Irish, currently living in Cork.")
+    assert agent.get("occupation.title") == "Baker"
+    extended = agent.minibio()  # a model call (here: the offline model), made once
+    assert extended.startswith("Joe is a 41 year old Baker") and len(extended) > 60
+    assert agent.minibio() == extended
 
 
 @pytest.mark.parametrize("name", UPSTREAM)
@@ -82,7 +87,10 @@ def test_perception_is_stored_as_stimuli() -> None:
 def test_act_on_the_offline_model_answers_whoever_spoke() -> None:
     agent, bob = TinyPerson("Eve"), TinyPerson("Bob")
     agent.make_agent_accessible(bob)
-    actions = agent.listen_and_act("Do you like tea?", return_actions=True, source=bob)
+    contents = agent.listen_and_act("Do you like tea?", return_actions=True, source=bob)
+    assert all(set(c) == {"action", "cognitive_state"} for c in contents)  # upstream's shape
+    assert set(contents[0]["cognitive_state"]) == {"goals", "context", "attention", "emotions"}
+    actions = [c["action"] for c in contents]
     assert [a["type"] for a in actions] == ["THINK", "TALK", "DONE"]
     assert actions[1]["target"] == "Bob"
     assert agent.pop_latest_actions() == actions

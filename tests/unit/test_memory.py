@@ -24,9 +24,9 @@ def test_unbounded_memory_keeps_everything_in_order() -> None:
         memory.store(episode(i))
     assert contents(memory.retrieve_all()) == list(range(50))
     assert len(memory) == memory.count() == 50
-    assert contents(memory.retrieve_first(3)) == [0, 1, 2]
-    assert contents(memory.retrieve_last(2)) == [48, 49]
-    assert memory.retrieve_last(0) == []
+    assert contents(memory.retrieve_first(3, include_omission_info=False)) == [0, 1, 2]
+    assert contents(memory.retrieve_last(2, include_omission_info=False)) == [48, 49]
+    assert memory.retrieve_last(0, include_omission_info=False) == []
     assert FromModule is EpisodicMemory
 
 
@@ -50,7 +50,7 @@ def test_retrieve_recent_is_prefix_plus_lookback() -> None:
     memory = EpisodicMemory(fixed_prefix_length=2, lookback_length=3)
     for i in range(10):
         memory.store(episode(i))
-    assert contents(memory.retrieve_recent()) == [0, 1, 7, 8, 9]
+    assert contents(memory.retrieve_recent(include_omission_info=False)) == [0, 1, 7, 8, 9]
 
 
 def test_invalid_max_size_is_rejected() -> None:
@@ -101,3 +101,47 @@ def test_memory_max_size_from_config_bounds_new_agents() -> None:
     for i in range(20):
         agent.think(str(i))
     assert len(agent.episodic_memory) == 6
+
+
+def test_retrieval_marks_only_real_omissions_as_upstream_api() -> None:
+    memory = EpisodicMemory(fixed_prefix_length=2, lookback_length=3)
+    for i in range(4):
+        memory.store(episode(i))
+    assert contents(memory.retrieve(2, 2)) == [0, 1, 2, 3]  # nothing left out: no marker
+    for i in range(4, 10):
+        memory.store(episode(i))
+    both = memory.retrieve(first_n=2, last_n=2)
+    assert [e.get("type") for e in both][2] == "omission"
+    assert contents([e for e in both if e.get("type") != "omission"]) == [0, 1, 8, 9]
+    assert memory.retrieve_first(2)[-1]["type"] == "omission"
+    assert memory.retrieve_last(3)[0]["type"] == "omission"
+    assert contents(memory.retrieve_last(None)) == list(range(10))
+    recent = memory.retrieve_recent()
+    assert [e.get("type") for e in recent].count("omission") == 1
+    assert recent[2]["type"] == "omission"  # between the prefix and the lookback
+
+
+def test_episodes_and_type_filters() -> None:
+    memory = EpisodicMemory()
+    memory.store({**episode(0), "type": "stimulus"})
+    memory.commit_episode()
+    memory.store({**episode(1), "type": "action"})
+    memory.store({**episode(2), "type": "stimulus"})
+    assert contents(memory.get_current_episode()) == [1, 2]
+    assert contents(memory.get_current_episode(item_types=["action"])) == [1]
+    assert contents(memory.retrieve_all(item_type="stimulus")) == [0, 2]
+    memory.commit_episode()
+    assert memory.get_current_episode() == []
+    assert memory.count() == 3
+
+
+def test_clear_prefix_suffix_or_all() -> None:
+    memory = EpisodicMemory()
+    for i in range(6):
+        memory.store(episode(i))
+    memory.clear(max_prefix_to_clear=2)
+    assert contents(memory.retrieve_all()) == [2, 3, 4, 5]
+    memory.clear(max_suffix_to_clear=1)
+    assert contents(memory.retrieve_all()) == [2, 3, 4]
+    memory.clear()
+    assert memory.count() == 0 and memory.retrieve_all() == []

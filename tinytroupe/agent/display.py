@@ -1,9 +1,15 @@
-"""Console display of what agents perceive and do (rich)."""
+"""Console display of what agents perceive and do (rich).
+
+Everything shown is passed through `for_console`: no markup or terminal control
+sequence from a persona, a model answer or user text reaches the terminal. Long
+contents are cut for display only (`max_content_length`), never in memory.
+"""
 
 from __future__ import annotations
 
 from rich.console import Console
 
+from tinytroupe.agent.rendering import shorten
 from tinytroupe.sanitize import for_console as escape
 
 console = Console(highlight=False)
@@ -11,20 +17,24 @@ console = Console(highlight=False)
 _STYLES = {"TALK": "bold green", "THINK": "green", "DONE": "dim", "REACH_OUT": "bold cyan"}
 
 
-def show_action(agent_name: str, action: dict[str, str]) -> None:
+def show_action(agent_name: str, action: dict[str, str],
+                max_content_length: int | None = None) -> None:
     kind = action.get("type", "")
     if kind == "DONE":
         return
     target = f" -> {escape(action['target'])}" if action.get("target") else ""
     style = _STYLES.get(kind, "green")
-    console.print(f"[{style}]{escape(agent_name)} acts: [{escape(kind)}]{target}[/] "
-                  f"{escape(action.get('content', ''))}")
+    content = shorten(str(action.get("content", "")), max_content_length)
+    console.print(f"[{style}]{escape(agent_name)} acts: \\[{escape(kind)}]{target}[/] "
+                  f"{escape(content)}")
 
 
-def show_stimulus(agent_name: str, stimulus: dict[str, str]) -> None:
-    source = f"{escape(stimulus['source'])} --> " if stimulus.get("source") else ""
-    console.print(f"[bold italic cyan1]{source}{escape(agent_name)}: "
-                  f"[{escape(stimulus['type'])}][/] {escape(stimulus['content'])}")
+def show_stimulus(agent_name: str, stimulus: dict[str, str],
+                  max_content_length: int | None = None) -> None:
+    source = escape(stimulus.get("source") or "USER")
+    content = shorten(str(stimulus.get("content", "")), max_content_length)
+    console.print(f"[bold italic cyan1]{source} --> {escape(agent_name)}: "
+                  f"\\[{escape(stimulus['type'])}][/] {escape(content)}")
 
 
 def show_world(message: str) -> None:

@@ -11,21 +11,21 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import logging
 import threading
 import weakref
-from pathlib import Path
 from typing import Any, ClassVar
 
 from tinytroupe import sanitize
-from tinytroupe.agent import prompts
+from tinytroupe.agent import prompts, rendering
 from tinytroupe.agent.actions import ActionDocument, parse_actions
-from tinytroupe.agent.display import show_action, show_stimulus
+from tinytroupe.agent.display import console, show_action, show_stimulus
 from tinytroupe.agent.memory import EpisodicMemory
-from tinytroupe.agent.persona import read_specification
+from tinytroupe.agent.persona_definition import PersonaDefinition
+from tinytroupe.clients import cost
 from tinytroupe.clients.structured import ask_structured
 from tinytroupe.config import config_manager
+from tinytroupe.unsupported import warn_unsupported
 
 logger = logging.getLogger("tinytroupe")
 
@@ -52,23 +52,30 @@ class AgentRef:
         return f"AgentRef({self.name!r})"
 
 
-class TinyPerson:
+class TinyPerson(PersonaDefinition):
     """A persona-driven agent (TinyTroupe's public API).
 
     Names are unique in the process (`TinyPerson.all_agents`); `clear_agents()` or
-    `tinytroupe.control.reset()` forgets them.
+    `tinytroupe.control.reset()` forgets them. The persona and its files are
+    `PersonaDefinition`'s.
     """
 
     all_agents: ClassVar[dict[str, TinyPerson]] = {}
     communication_display: ClassVar[bool] = True
     _registry_lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self, name: str | None = None, episodic_memory: EpisodicMemory | None = None,
-                 **_ignored: Any) -> None:
+    def __init__(self, name: str | None = None, action_generator: Any = None,
+                 episodic_memory: EpisodicMemory | None = None, semantic_memory: Any = None,
+                 mental_faculties: list[Any] | None = None,
+                 enable_basic_action_repetition_prevention: bool = True,
+                 **unsupported: Any) -> None:
         if not name or not str(name).strip():
             raise ValueError("A TinyPerson needs a non-empty name")
-        self.name = str(name).strip()
-        self._persona: dict[str, Any] = {"name": self.name}
+        given = {"action_generator": action_generator, "semantic_memory": semantic_memory,
+                 "mental_faculties": mental_faculties}
+        warn_unsupported("TinyPerson", {**{k: v for k, v in given.items() if v}, **unsupported})
+        self.name = sanitize.clean_text(str(name).strip())
+        self._init_persona(self.name)
         self._mental_state: dict[str, Any] = {
             "datetime": None, "location": None, "context": [], "goals": [],
             "attention": None, "emotions": "Feeling nothing in particular, just calm.",
@@ -80,7 +87,6 @@ class TinyPerson:
         self.accessible_agents: list[TinyPerson] = []
         self._relations: dict[str, str] = {}
         self._actions_buffer: list[dict[str, str]] = []
-        self._prompt_version = 0
         self._prompt_cache: tuple[Any, str, str] | None = None
         self._turn_guard: Any = None  # set by a parallel step while it runs our turn
         self._moved_to: str | None = None  # a Ray world's name, once the agent lives there
@@ -117,76 +123,25 @@ class TinyPerson:
         with cls._registry_lock:
             cls.all_agents.clear()
 
+    @staticmethod
+    def all_agents_names() -> list[str]:
+        """The names of every agent of this process."""
+        return list(TinyPerson.all_agents)
+
+    @classmethod
+    def free_name(cls, name: str) -> str:
+        """`name`, or `name` with the first free numeric suffix ("Ana 2")."""
+        unique, k = name, 1
+        while unique in cls.all_agents:
+            k += 1
+            unique = f"{name} {k}"
+        return unique
+
     def unregister(self) -> None:
         """Free this agent's name in the process registry (if it still holds this agent)."""
         with TinyPerson._registry_lock:
             if TinyPerson.all_agents.get(self.name) is self:
                 del TinyPerson.all_agents[self.name]
-
-    # --- persona --------------------------------------------------------------------
-
-    def define(self, key: str, value: Any, group: str | None = None) -> TinyPerson:
-        """Set a persona field (or append to list field `group`); returns self."""
-        self._check_local()
-        value = sanitize.clean_data(value)  # a copy: the caller's object stays theirs
-        with self._lock:
-            if group is None:
-                self._persona[key] = copy.deepcopy(value)
-            else:
-                self._persona.setdefault(group, []).append({key: value})
-            self._prompt_version += 1
-        return self
-
-    def define_several(self, group: str, records: list[Any]) -> TinyPerson:
-        records = sanitize.clean_data(list(records))
-        with self._lock:
-            self._persona.setdefault(group, []).extend(copy.deepcopy(records))
-            self._prompt_version += 1
-        return self
-
-    def get(self, key: str) -> Any:
-        return self._persona.get(key)
-
-    def minibio(self) -> str:
-        """A one-sentence description built from the persona."""
-        p = self._persona
-        occupation = p.get("occupation")
-        if isinstance(occupation, dict):
-            occupation = occupation.get("title")
-        parts = [f"{self.name} is"]
-        parts.append(f"a {p['age']} year old" if p.get("age") else "a")
-        parts.append(str(occupation or "person"))
-        if p.get("nationality"):
-            parts.append(f"({p['nationality']})")
-        bio = " ".join(parts)
-        if p.get("residence"):
-            bio += f", living in {p['residence']}"
-        return bio + "."
-
-    @classmethod
-    def load_specification(cls, path_or_dict: str | Path | dict[str, Any],
-                           new_agent_name: str | None = None, **_ignored: Any) -> TinyPerson:
-        """Create an agent from a TinyTroupe ``.agent.json`` spec, keeping every field."""
-        spec = read_specification(path_or_dict)
-        persona = spec["persona"]
-        agent = cls(new_agent_name or persona["name"])
-        try:
-            with agent._lock:
-                agent._persona = copy.deepcopy(persona)
-                agent._persona["name"] = agent.name
-                agent._prompt_version += 1
-        except BaseException:
-            agent.unregister()  # a retry with a good file must find the name free
-            raise
-        return agent
-
-    @classmethod
-    def load_specifications_from_folder(cls, folder: str | Path) -> list[TinyPerson]:
-        return [cls.load_specification(p) for p in sorted(Path(folder).glob("*.agent.json"))]
-
-    def save_specification(self, path: str | Path, **_ignored: Any) -> None:
-        spec = {"type": "TinyPerson", "persona": self._persona}
-        Path(path).write_text(json.dumps(spec, indent=4, ensure_ascii=False), encoding="utf-8")
 
     # --- accessibility --------------------------------------------------------------
 
@@ -196,7 +151,7 @@ class TinyPerson:
             if agent is not self and agent not in self.accessible_agents:
                 self.accessible_agents.append(agent)
             self._relations[agent.name] = relation_description
-            self._prompt_version += 1
+            self._prompt_changed()
 
     def make_agents_accessible(self, agents: list[TinyPerson],
                                relation_description: str = _DEFAULT_RELATION) -> None:
@@ -208,13 +163,13 @@ class TinyPerson:
             if agent in self.accessible_agents:
                 self.accessible_agents.remove(agent)
             self._relations.pop(agent.name, None)
-            self._prompt_version += 1
+            self._prompt_changed()
 
     def make_all_agents_inaccessible(self) -> None:
         with self._lock:
             self.accessible_agents.clear()
             self._relations.clear()
-            self._prompt_version += 1
+            self._prompt_changed()
 
     # --- perception -----------------------------------------------------------------
 
@@ -224,7 +179,9 @@ class TinyPerson:
                 f"{self.name} now lives on a Ray actor of world {self._moved_to!r}; use "
                 f"world.get_agent_by_name({self.name!r}) instead of the original object")
 
-    def _observe(self, kind: str, content: str, source: Any = None) -> TinyPerson:
+    def _observe(self, kind: str, content: str, source: Any = None,
+                 max_content_length: int | None = None,
+                 communication_display: bool | None = None) -> TinyPerson:
         self._check_local()
         source_name = sanitize.clean_text(str(getattr(source, "name", source) or ""))
         stimulus = {"type": kind, "content": sanitize.clean_text(str(content)),
@@ -234,42 +191,73 @@ class TinyPerson:
                 "role": "user", "content": {"stimuli": [stimulus]}, "type": "stimulus",
                 "simulation_timestamp": self._mental_state["datetime"],
             })
-        if TinyPerson.communication_display:
-            show_stimulus(self.name, stimulus)
+        if _displaying(communication_display):
+            show_stimulus(self.name, stimulus, _display_length(max_content_length))
         return self
 
-    def listen(self, speech: str, source: Any = None) -> TinyPerson:
-        return self._observe("CONVERSATION", speech, source)
+    def listen(self, speech: str, source: Any = None, max_content_length: int | None = None,
+               communication_display: bool | None = None) -> TinyPerson:
+        """Hear `speech` (from `source`, an agent or a name; None: the user or the world).
+        `max_content_length` cuts what is displayed, never what is remembered."""
+        return self._observe("CONVERSATION", speech, source, max_content_length,
+                             communication_display)
 
-    def see(self, description: str, source: Any = None) -> TinyPerson:
-        return self._observe("VISUAL", description, source)
+    def see(self, description: str, source: Any = None,
+            max_content_length: int | None = None) -> TinyPerson:
+        return self._observe("VISUAL", description, source, max_content_length)
 
-    def think(self, thought: str) -> TinyPerson:
-        return self._observe("THOUGHT", thought)
+    def think(self, thought: str, max_content_length: int | None = None) -> TinyPerson:
+        return self._observe("THOUGHT", thought, None, max_content_length)
 
-    def internalize_goal(self, goal: str) -> TinyPerson:
-        return self._observe("INTERNAL_GOAL_FORMULATION", goal)
+    def internalize_goal(self, goal: str, max_content_length: int | None = None) -> TinyPerson:
+        return self._observe("INTERNAL_GOAL_FORMULATION", goal, None, max_content_length)
 
-    def socialize(self, social_description: str, source: Any = None) -> TinyPerson:
-        return self._observe("SOCIAL", social_description, source)
+    def socialize(self, social_description: str, source: Any = None,
+                  max_content_length: int | None = None) -> TinyPerson:
+        return self._observe("SOCIAL", social_description, source, max_content_length)
 
-    def listen_and_act(self, speech: str, return_actions: bool = False, n: int | None = None,
-                       source: Any = None) -> list[dict[str, str]] | None:
-        return self.listen(speech, source).act(return_actions=return_actions, n=n)
+    def listen_and_act(self, speech: str, return_actions: bool = False,
+                       max_content_length: int | None = None,
+                       communication_display: bool | None = None, n: int | None = None,
+                       source: Any = None) -> list[dict[str, Any]] | None:
+        self.listen(speech, source, max_content_length, communication_display)
+        return self.act(return_actions=return_actions, n=n,
+                        max_content_length=max_content_length,
+                        communication_display=communication_display)
 
     def see_and_act(self, description: str, return_actions: bool = False,
-                    n: int | None = None) -> list[dict[str, str]] | None:
-        return self.see(description).act(return_actions=return_actions, n=n)
+                    max_content_length: int | None = None, n: int | None = None
+                    ) -> list[dict[str, Any]] | None:
+        self.see(description, max_content_length=max_content_length)
+        return self.act(return_actions=return_actions, n=n,
+                        max_content_length=max_content_length)
 
     def think_and_act(self, thought: str, return_actions: bool = False,
-                      n: int | None = None) -> list[dict[str, str]] | None:
-        return self.think(thought).act(return_actions=return_actions, n=n)
+                      max_content_length: int | None = None, n: int | None = None
+                      ) -> list[dict[str, Any]] | None:
+        self.think(thought, max_content_length)
+        return self.act(return_actions=return_actions, n=n,
+                        max_content_length=max_content_length)
 
     # --- mental state ---------------------------------------------------------------
 
     def change_context(self, context: list[str] | str) -> None:
+        context = sanitize.clean_data(context if isinstance(context, list) else [context])
         with self._lock:
-            self._mental_state["context"] = context if isinstance(context, list) else [context]
+            self._mental_state["context"] = context
+            self._prompt_changed()
+
+    def move_to(self, location: str, context: list[str] | None = None) -> None:
+        """Go to `location`, in the situation `context` (upstream's defaults: none)."""
+        with self._lock:
+            self._mental_state["location"] = sanitize.clean_text(str(location))
+        self.change_context(context or [])
+
+    def cognitive_state(self) -> dict[str, Any]:
+        """Goals, context, attention and emotions as the agent last updated them."""
+        with self._lock:
+            return copy.deepcopy({key: self._mental_state.get(key)
+                                  for key in ("goals", "context", "attention", "emotions")})
 
     def _set_datetime(self, value: Any) -> None:
         with self._lock:
@@ -278,15 +266,19 @@ class TinyPerson:
     # --- acting ---------------------------------------------------------------------
 
     def act(self, until_done: bool = True, n: int | None = None, return_actions: bool = False,
-            **_ignored: Any) -> list[dict[str, str]] | None:
+            max_content_length: int | None = None, communication_display: bool | None = None,
+            **unsupported: Any) -> list[dict[str, Any]] | None:
         """Ask the LLM what to do; remember, buffer (and display) the actions.
 
         With `n`, take at most `n` actions; otherwise with `until_done`, keep asking
         until a DONE action or `MAX_ACTIONS_BEFORE_DONE`; else make one LLM call.
         The actions of one `act()` are committed together at its end (memory, buffer,
         mental state), so an `act()` that raises an `LLMError` (model unreachable,
-        answer malformed after repairs) leaves no trace of itself.
+        answer malformed after repairs) leaves no trace of itself. With
+        `return_actions`, returns upstream's shape: one ``{"action": {...},
+        "cognitive_state": {...}}`` per action, in order.
         """
+        warn_unsupported("TinyPerson.act", unsupported)
         self._check_local()
         limit = n if n is not None else config_manager.get("max_actions_before_done")
         taken: list[dict[str, str]] = []
@@ -298,8 +290,14 @@ class TinyPerson:
                 taken.extend(actions)
                 if any(a["type"] == "DONE" for a in actions) or (n is None and not until_done):
                     break
-            self._commit(taken, state)
-        return taken if return_actions else None
+            self._commit(taken, state, _displaying(communication_display),
+                         _display_length(max_content_length))
+        return self.action_contents(taken) if return_actions else None
+
+    def action_contents(self, actions: list[dict[str, str]]) -> list[dict[str, Any]]:
+        """`actions` in upstream's return shape, with the current cognitive state."""
+        state = self.cognitive_state()
+        return [{"action": dict(action), "cognitive_state": state} for action in actions]
 
     def _next_actions(self, taken: list[dict[str, str]]
                       ) -> tuple[list[dict[str, str]], dict[str, Any]]:
@@ -337,7 +335,8 @@ class TinyPerson:
         return {"role": "assistant", "content": {"action": action}, "type": "action",
                 "simulation_timestamp": self._mental_state["datetime"]}
 
-    def _commit(self, actions: list[dict[str, str]], state: dict[str, Any]) -> bool:
+    def _commit(self, actions: list[dict[str, str]], state: dict[str, Any],
+                display: bool = False, display_length: int | None = None) -> bool:
         """Apply an act's outcome: memory, buffer, mental state (and display).
 
         While a parallel step runs this agent's turn, `_turn_guard` is that turn: once
@@ -356,9 +355,9 @@ class TinyPerson:
                 for key in ("goals", "attention", "emotions"):
                     if key in state:
                         self._mental_state[key] = state[key]
-        if TinyPerson.communication_display:
+        if display:
             for action in actions:
-                show_action(self.name, action)
+                show_action(self.name, action, display_length)
         return True
 
     def pop_latest_actions(self) -> list[dict[str, str]]:
@@ -366,6 +365,45 @@ class TinyPerson:
         with self._lock:
             actions, self._actions_buffer = self._actions_buffer, []
         return actions
+
+    # --- inspection -----------------------------------------------------------------
+
+    @property
+    def current_messages(self) -> list[dict[str, str]]:
+        """The chat messages the agent's next model call would start from."""
+        return self._messages()
+
+    def generate_agent_system_prompt(self) -> str:
+        """The system prompt: persona, contacts, mental state and the rules of acting."""
+        return self._messages()[0]["content"]
+
+    def pretty_current_interactions(self, simplified: bool = True, skip_system: bool = True,
+                                    max_content_length: int | None = None,
+                                    first_n: int | None = None, last_n: int | None = None,
+                                    include_omission_info: bool = True) -> str:
+        """The remembered interactions as text (all, or the first/last ones)."""
+        episodes = self.episodic_memory.retrieve(first_n, last_n, include_omission_info)
+        return rendering.pretty_interactions(self.name, episodes, simplified=simplified,
+                                             skip_system=skip_system,
+                                             max_content_length=max_content_length)
+
+    def pp_current_interactions(self, simplified: bool = True, skip_system: bool = True,
+                                max_content_length: int | None = None,
+                                first_n: int | None = None, last_n: int | None = None,
+                                include_omission_info: bool = True) -> None:
+        """Print `pretty_current_interactions` on the console."""
+        console.print(self.pretty_current_interactions(
+            simplified, skip_system, _display_length(max_content_length), first_n, last_n,
+            include_omission_info), markup=False, highlight=False)
+
+    @staticmethod
+    def get_global_cost_stats() -> dict[str, Any]:
+        """Calls, tokens and cache hits of the whole process, with averages per agent."""
+        return cost.global_stats(len(TinyPerson.all_agents))
+
+    @staticmethod
+    def pretty_print_global_cost_stats() -> None:
+        cost.print_stats("Cost statistics: all agents", TinyPerson.get_global_cost_stats())
 
     # --- state ----------------------------------------------------------------------
 
@@ -384,9 +422,7 @@ class TinyPerson:
         """Restore the state from `encode_complete_state` (accessible agents by name)."""
         state = copy.deepcopy(state)
         with self._lock:
-            self._persona = state["persona"]
-            self._persona["name"] = self.name
-            self._prompt_version += 1
+            self._set_persona(state["persona"])
             self._mental_state = state["mental_state"]
             self.episodic_memory = EpisodicMemory.decode(state["episodic_memory"])
             self._actions_buffer = []  # undelivered actions belong to no saved state
@@ -395,3 +431,13 @@ class TinyPerson:
                 other = TinyPerson.all_agents.get(entry["name"]) or AgentRef(entry["name"])
                 self.make_agent_accessible(other, entry.get("relation") or _DEFAULT_RELATION)
         return self
+
+
+def _displaying(communication_display: bool | None) -> bool:
+    return TinyPerson.communication_display if communication_display is None \
+        else communication_display
+
+
+def _display_length(max_content_length: int | None) -> int | None:
+    return max_content_length if max_content_length is not None \
+        else config_manager.get("max_content_display_length")

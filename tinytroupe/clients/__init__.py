@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tinytroupe.clients.cache import CachedClient, ResponseCache
+from tinytroupe.clients.cost import CostStats
 from tinytroupe.clients.errors import (
     LLMConfigurationError,
     LLMError,
@@ -33,7 +34,7 @@ from tinytroupe.redaction import read_key
 __all__ = [
     "ChatClient", "Completion", "LLMConfigurationError", "LLMError", "LLMOutputError",
     "LLMRequestError", "LLMTimeoutError", "OfflineClient", "OpenAICompatibleClient",
-    "get_client", "usage",
+    "client", "get_client", "usage",
 ]
 
 _DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -44,7 +45,7 @@ class ChatClient(Protocol):
     def complete(self, messages: list[dict[str, Any]], **params: Any) -> Completion: ...
 
 
-class OfflineClient:
+class OfflineClient(CostStats):
     """The offline model behind the `ChatClient` interface (no network, no key)."""
 
     def __init__(self) -> None:
@@ -79,6 +80,11 @@ class EndpointSettings:
 _OFFLINE = "offline"
 _cache_lock = threading.Lock()
 _cache: dict[tuple[str | None, str, EndpointSettings | str], ChatClient] = {}
+
+
+def client() -> ChatClient:
+    """Upstream's name for the process-wide client (`get_client`)."""
+    return get_client()
 
 
 def get_client() -> ChatClient:

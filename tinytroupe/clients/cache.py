@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from tinytroupe.clients.cost import CostStats
 from tinytroupe.clients.errors import LLMConfigurationError
 from tinytroupe.clients.openai_client import Completion
 from tinytroupe.clients.usage import usage
@@ -109,7 +110,7 @@ class ResponseCache:
         return self._connection().execute("SELECT COUNT(*) FROM answers").fetchone()[0]
 
 
-class CachedClient:
+class CachedClient(CostStats):
     """A `ChatClient` that answers from `cache` when it can and asks `inner` otherwise."""
 
     def __init__(self, inner: Any, cache: ResponseCache, model: str) -> None:

@@ -25,6 +25,7 @@ from urllib3.exceptions import NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from tinytroupe import redaction
+from tinytroupe.clients.cost import CostStats
 from tinytroupe.clients.errors import LLMError, LLMRequestError, LLMTimeoutError
 from tinytroupe.clients.limits import ProviderGate, shared_gate
 from tinytroupe.clients.usage import usage
@@ -57,7 +58,7 @@ class _Retryable(LLMRequestError):
         self.timed_out = timed_out
 
 
-class OpenAICompatibleClient:
+class OpenAICompatibleClient(CostStats):
     """Chat completions over HTTP. Thread-safe; share one instance per endpoint.
 
     `complete()` returns a `Completion` or raises `LLMRequestError` (`LLMTimeoutError`

@@ -194,7 +194,9 @@ class BaseWorld:
                 if self.communication_display:
                     show_world(f"{self.name} step {i + 1} of {steps} ({self.current_datetime})")
                 actions = self._step(timedelta_per_step, randomize_agents_order, parallelize)
-                results.append(actions)
+                if return_actions:  # upstream's shape: {"action", "cognitive_state"} items
+                    results.append({name: self.name_to_agent[name].action_contents(taken)
+                                    for name, taken in actions.items()})
                 advance()
                 if checkpoint_every and (self.steps_done % checkpoint_every == 0
                                          or i == steps - 1):
@@ -282,7 +284,9 @@ class BaseWorld:
 
     def _begin_step(self, timedelta_per_step: timedelta | None,
                     randomize_agents_order: bool) -> list[TinyPerson]:
-        """Advance time, apply interventions; return the agents in this step's order."""
+        """Prepare the world, advance time, apply interventions; return the agents in
+        this step's order."""
+        self._before_step()
         self._advance_datetime(timedelta_per_step)
         for intervention in self.interventions:
             if intervention.check_precondition():
@@ -291,6 +295,9 @@ class BaseWorld:
         if randomize_agents_order:
             self._random.shuffle(order)
         return order
+
+    def _before_step(self) -> None:
+        """What a kind of world does before every step, in either mode (here: nothing)."""
 
     def _may_act(self, agent: TinyPerson) -> bool:
         """Whether `agent` takes its turn in this step (the base world: always)."""

@@ -101,6 +101,11 @@ class ParallelMetrics:
             self._step_usage.append({"step": step, "parallel": parallel, **used.as_dict(),
                                      "estimated_cost": cost})
 
+    def usage(self) -> UsageSnapshot:
+        """The LLM usage of all recorded steps, summed."""
+        with self._lock:
+            return UsageSnapshot(**self._llm.as_dict())
+
     def step_usage(self) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(entry) for entry in self._step_usage]

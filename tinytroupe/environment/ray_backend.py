@@ -144,8 +144,12 @@ class RemoteAgent:
     def get(self, key: str) -> Any:
         return self._backend.fetch(self, "read", "get", (key,))
 
-    def minibio(self) -> str:
-        return self._backend.fetch(self, "read", "minibio", ())
+    def minibio(self, extended: bool = True, requirements: str | None = None) -> str:
+        return self._backend.fetch(self, "read", "minibio", (extended, requirements))
+
+    def action_contents(self, actions: list[dict[str, str]]) -> list[dict[str, Any]]:
+        """`actions` in upstream's return shape (the cognitive state stays on the actor)."""
+        return [{"action": dict(action), "cognitive_state": {}} for action in actions]
 
     def encode_complete_state(self) -> dict[str, Any]:
         return self._backend.fetch(self, "read", "encode_complete_state", ())
@@ -157,7 +161,7 @@ class RemoteAgent:
             failure = outcome.failures[0]
             raise RuntimeError(f"{self.name}: {failure.error_type}: {failure.message}")
         self._last_actions = outcome.results.get(self.name, [])
-        return self._last_actions if return_actions else None
+        return self.action_contents(self._last_actions) if return_actions else None
 
     def pop_latest_actions(self) -> list[dict[str, str]]:
         actions, self._last_actions = self._last_actions, []

@@ -19,7 +19,8 @@ from typing import Any
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tinytroupe.agent.display import console
-from tinytroupe.clients.usage import estimated_cost, usage
+from tinytroupe.clients import cost
+from tinytroupe.clients.usage import UsageSnapshot, estimated_cost, usage
 from tinytroupe.config import config_manager
 from tinytroupe.environment.base_world import BaseWorld
 from tinytroupe.environment.parallel import (
@@ -196,6 +197,30 @@ class TinyWorld(BaseWorld):
             used = usage.snapshot(agent.name)
             report[agent.name] = {**used.as_dict(), "estimated_cost": estimated_cost(used)}
         return report
+
+    def get_cost_stats(self) -> dict[str, Any]:
+        """This world's LLM calls, tokens and cost: totals, per agent, per step."""
+        return cost.world_stats(self._parallel.metrics.usage(), len(self.agents),
+                                self.steps_done)
+
+    def pretty_print_cost_stats(self) -> None:
+        cost.print_stats(f"Cost statistics: world {self.name}", self.get_cost_stats())
+
+    @staticmethod
+    def get_global_cost_stats() -> dict[str, Any]:
+        """The LLM usage of every live world of the process, added up."""
+        worlds = [w for w in list(BaseWorld.all_environments.values())
+                  if isinstance(w, TinyWorld)]
+        total = UsageSnapshot()
+        for world in worlds:
+            total.add(world._parallel.metrics.usage().as_dict())
+        report = cost.world_stats(total, sum(len(w.agents) for w in worlds),
+                                  sum(w.steps_done for w in worlds))
+        return {**report, "num_environments": len(worlds)}
+
+    @staticmethod
+    def pretty_print_global_cost_stats() -> None:
+        cost.print_stats("Cost statistics: all worlds", TinyWorld.get_global_cost_stats())
 
     def get_agent_failures(self) -> list[dict[str, Any]]:
         """The most recent agent failures and timeouts (step, agent, error_type, message)."""

@@ -121,7 +121,7 @@ class TinyPersonFactory:
         """Names and one-line sketches of `number` distinct new people (one LLM call)."""
         request = {"context": self.context, "number": number,
                    "particularities": particularities, "existing": self._existing(),
-                   "already_generated": [p.minibio() for p in self.generated]}
+                   "already_generated": [p.minibio(extended=False) for p in self.generated]}
         prompt = (f"Plan {number} distinct people. Answer {{\"people\": [{{\"name\": ..., "
                   f"\"sketch\": ...}}]}} with exactly {number} entries, names unlike the "
                   f"existing ones.\n<population_plan_request>{json.dumps(request)}"
@@ -134,7 +134,8 @@ class TinyPersonFactory:
                       key: str) -> dict[str, Any]:
         request = {"context": self.context, "particularities": particularities,
                    "sketch": sketch, "existing": self._existing(),
-                   "already_generated": [] if sketch else [p.minibio() for p in self.generated]}
+                   "already_generated": [] if sketch else [p.minibio(extended=False)
+                                                           for p in self.generated]}
         prompt = ("Describe this person as a TinyTroupe persona specification: "
                   "{\"type\": \"TinyPerson\", \"persona\": {\"name\", \"age\", \"nationality\", "
                   "\"occupation\", \"personality\", \"preferences\", ...}}.\n"

@@ -14,7 +14,8 @@ def talks_sent(results: list[dict[str, list[dict[str, str]]]], names: set[str]) 
     sent: Counter = Counter()
     for step in results:
         for source, actions in step.items():
-            for action in actions:
+            for item in actions:
+                action = item.get("action", item)  # upstream's shape, or a bare action
                 if action["type"] != "TALK":
                     continue
                 target = action["target"]
