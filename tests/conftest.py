@@ -14,9 +14,19 @@ from tinytroupe.clients import clear_clients, usage
 from tinytroupe.environment import TinyWorld
 from tinytroupe.testing import FakeLLMServer
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "upstream-personas"
-if not FIXTURES.is_dir():  # CI clones main beside a copy of shared/
-    FIXTURES = Path(os.environ.get("TINYTROUPE_FIXTURES", FIXTURES))
+#: Persona files in TinyTroupe's `.agent.json` format, written for these tests.
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "personas"
+#: Names a folder of TinyTroupe's own persona files to run the persona tests on too.
+UPSTREAM_PERSONAS_ENV = "UPSTREAM_TINYTROUPE_PERSONAS"
+
+
+def _persona_folders() -> list:
+    """Our fixture folder, plus upstream's when `UPSTREAM_PERSONAS_ENV` is set."""
+    folders = [pytest.param(FIXTURES, id="personas")]
+    upstream = os.environ.get(UPSTREAM_PERSONAS_ENV, "").strip()
+    if upstream:
+        folders.append(pytest.param(Path(upstream).expanduser(), id="upstream-personas"))
+    return folders
 
 
 @pytest.fixture(autouse=True)
@@ -33,11 +43,16 @@ def clean_simulation() -> Iterator[None]:
     config_manager.reset()
 
 
-@pytest.fixture
-def upstream_personas() -> Path:
-    """The folder of TinyTroupe's persona files (shared/fixtures/upstream-personas)."""
-    assert FIXTURES.is_dir(), f"missing test data: {FIXTURES}"
-    return FIXTURES
+@pytest.fixture(params=_persona_folders())
+def upstream_personas(request: pytest.FixtureRequest) -> Path:
+    """A folder of persona files in TinyTroupe's format: Lisa, Oscar and Marcos.
+
+    Always tests/fixtures/personas; also, as a second parameter, the folder named by
+    UPSTREAM_TINYTROUPE_PERSONAS (TinyTroupe's own files) when that variable is set.
+    """
+    folder: Path = request.param
+    assert folder.is_dir(), f"missing test data: {folder} is not a folder"
+    return folder
 
 
 @pytest.fixture

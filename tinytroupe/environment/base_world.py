@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import random
@@ -33,6 +34,7 @@ from tinytroupe.environment.checkpoint import (
     write_checkpoint,
 )
 from tinytroupe.sanitize import utf8
+from tinytroupe.unsupported import warn_unsupported
 
 logger = logging.getLogger("tinytroupe")
 
@@ -57,9 +59,10 @@ class BaseWorld:
                  initial_datetime: datetime | None = None, interventions: list[Any] | None = None,
                  broadcast_if_no_target: bool = True, seed: int | None = None,
                  max_transcript_events: int | None = TRANSCRIPT_MAX_EVENTS,
-                 **_ignored: Any) -> None:
+                 max_additional_targets_to_display: int = 3, **unsupported: Any) -> None:
+        warn_unsupported(type(self).__name__, unsupported)
         with BaseWorld._registry_lock:
-            self.name = name or f"TinyWorld-{len(BaseWorld.all_environments) + 1}"
+            self.name = name or _fresh_world_name()
             if self.name in BaseWorld.all_environments:
                 raise ValueError(f"Environment name {self.name!r} is already in use.")
             BaseWorld.all_environments[self.name] = self
@@ -449,6 +452,15 @@ class BaseWorld:
                 self.remove_agent(agent)
                 agent.unregister()
             raise
+
+
+_world_numbers = itertools.count(1)
+
+
+def _fresh_world_name() -> str:  # called with the registry lock held
+    while (name := f"TinyWorld {next(_world_numbers)}") in BaseWorld.all_environments:
+        pass
+    return name
 
 
 def _random_state_to_json(state: tuple) -> list:

@@ -1,9 +1,17 @@
-"""Example personas shipped with the package: a small, diverse focus group.
+"""Example personas shipped with the package.
 
-The ``agents/`` folder holds six ``.agent.json`` specifications (TinyTroupe's format)
-written for this project: a retired teacher, a nurse, a student, a bakery owner, a
-software engineer and a farmer. `load_example_agents()` turns them into agents;
-`python -m tinytroupe demo` runs them as a focus group.
+The ``agents/`` folder holds ``.agent.json`` specifications (TinyTroupe's format),
+all written for this project:
+
+* six people forming a small, diverse focus group: a retired teacher, a nurse, a
+  student, a bakery owner, a software engineer and a farmer. `load_example_agents()`
+  turns them into agents; ``python -m tinytroupe demo`` runs them as a focus group.
+* four agents under TinyTroupe's example names (``Lisa``, ``Oscar``, ``Marcos``,
+  ``Lila``), created by the ``create_*`` functions of `tinytroupe.examples.agents`.
+
+The ``fragments/`` folder holds persona fragments (``{"type": "Fragment", ...}``)
+describing political leanings. `tinytroupe.examples.loaders` reads either kind by
+name. Everything here is importable with ``from tinytroupe.examples import *``.
 """
 
 from __future__ import annotations
@@ -12,10 +20,47 @@ from pathlib import Path
 
 from tinytroupe.agent import TinyPerson
 from tinytroupe.agent.persona import read_specification
+from tinytroupe.examples.agents import (
+    create_lila_the_linguist,
+    create_lila_the_linguist_2,
+    create_lisa_the_data_scientist,
+    create_lisa_the_data_scientist_2,
+    create_marcos_the_physician,
+    create_marcos_the_physician_2,
+    create_oscar_the_architect,
+    create_oscar_the_architect_2,
+)
+from tinytroupe.examples.loaders import (
+    list_example_agents,
+    list_example_fragments,
+    load_example_agent_specification,
+    load_example_fragment_specification,
+)
 
-__all__ = ["example_agent_files", "example_agents_folder", "load_example_agents"]
+__all__ = [
+    "create_lila_the_linguist",
+    "create_lila_the_linguist_2",
+    "create_lisa_the_data_scientist",
+    "create_lisa_the_data_scientist_2",
+    "create_marcos_the_physician",
+    "create_marcos_the_physician_2",
+    "create_oscar_the_architect",
+    "create_oscar_the_architect_2",
+    "example_agent_files",
+    "example_agents_folder",
+    "list_example_agents",
+    "list_example_fragments",
+    "load_example_agent_specification",
+    "load_example_agents",
+    "load_example_fragment_specification",
+]
 
 _AGENTS_FOLDER = Path(__file__).resolve().with_name("agents")
+
+#: The focus group's files in ``agents/`` (the folder also holds Lisa, Oscar, Marcos
+#: and Lila, which are not part of the demo).
+_FOCUS_GROUP = ("amara_okafor", "diego_ramirez", "helen_brandt", "priya_nair",
+                "samuel_mwangi", "tomasz_wojcik")
 
 
 def example_agents_folder() -> Path:
@@ -24,13 +69,13 @@ def example_agents_folder() -> Path:
 
 
 def example_agent_files() -> list[Path]:
-    """The example specification files, ordered by the persona name they define."""
-    files = list(example_agents_folder().glob("*.agent.json"))
+    """The focus group's six specification files, ordered by the persona name they define."""
+    files = [example_agents_folder() / f"{stem}.agent.json" for stem in _FOCUS_GROUP]
     return sorted(files, key=lambda path: read_specification(path)["persona"]["name"])
 
 
 def load_example_agents() -> list[TinyPerson]:
-    """Create one `TinyPerson` per example file, in persona-name order.
+    """Create one `TinyPerson` per focus-group file, in persona-name order.
 
     Agent names are unique per process, so calling this twice without
     `TinyPerson.clear_agents()` (or `tinytroupe.control.reset()`) in between raises

@@ -29,6 +29,7 @@ from tinytroupe.agent.persona import read_specification
 from tinytroupe.clients.structured import InvalidAnswer, ask_structured, parse_json
 from tinytroupe.config import config_defaults
 from tinytroupe.environment.parallel import AgentFailure, ParallelRunner, Task
+from tinytroupe.unsupported import warn_unsupported
 
 logger = logging.getLogger("tinytroupe")
 
@@ -47,7 +48,8 @@ class TinyPersonFactory:
     _registry_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, context: str, simulation_id: str | None = None,
-                 **_ignored: Any) -> None:
+                 **unsupported: Any) -> None:
+        warn_unsupported("TinyPersonFactory", unsupported)
         self.context = context
         with TinyPersonFactory._registry_lock:
             self.name = simulation_id or f"factory-{len(TinyPersonFactory.all_factories) + 1}"
@@ -76,9 +78,10 @@ class TinyPersonFactory:
 
     @config_defaults(parallelize="parallel_agent_generation")
     def generate_people(self, number_of_people: int, agent_particularities: str | None = None,
-                        parallelize: bool | None = None, **_ignored: Any) -> list[TinyPerson]:
+                        parallelize: bool | None = None, **unsupported: Any) -> list[TinyPerson]:
         """`number_of_people` new people, in request order; failures are left out and
         recorded (`get_failures()`), so fewer may come back."""
+        warn_unsupported("TinyPersonFactory.generate_people", unsupported)
         if number_of_people < 0:
             raise ValueError(f"number_of_people must be >= 0, got {number_of_people}")
         if not parallelize:
