@@ -45,6 +45,12 @@ class ConfigError(ValueError):
         self.key, self.value, self.source, self.section = key, value, source, section
 
 
+def validated(key: str, raw: Any, source: str) -> Any:
+    """`raw` as the typed value of `key`, checked like a file value; raises `ConfigError`
+    naming `source` (for settings read elsewhere, such as OPENAI_BASE_URL)."""
+    return _validate(key.upper(), raw, source, None)
+
+
 def _validate(key: str, raw: Any, source: str, section: str | None) -> Any:
     """Return the typed value of ``key``; raise ConfigError naming ``source`` if invalid."""
     if key not in VALIDATORS:

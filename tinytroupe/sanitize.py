@@ -38,23 +38,27 @@ def clean_text(text: str) -> str:
     return _SURROGATES.sub("\ufffd", text)
 
 
-def clean_data(value: Any, depth: int = 0) -> Any:
+def clean_data(value: Any, max_depth: int = MAX_DEPTH) -> Any:
     """A copy of JSON-like `value` (dicts, lists, strings, scalars) with all its
-    strings, keys included, cleaned. Raises `UntrustedDataError` past `MAX_DEPTH`."""
+    strings, keys included, cleaned. Raises `UntrustedDataError` past `max_depth`."""
+    return _clean(value, max_depth, 0)
+
+
+def _clean(value: Any, max_depth: int, depth: int) -> Any:
     if isinstance(value, str):
         return clean_text(value)
-    if depth >= MAX_DEPTH and isinstance(value, (dict, list, tuple)):
-        raise UntrustedDataError(f"data nested deeper than {MAX_DEPTH} levels")
+    if depth >= max_depth and isinstance(value, (dict, list, tuple)):
+        raise UntrustedDataError(f"data nested deeper than {max_depth} levels")
     if isinstance(value, dict):
-        return {clean_text(k) if isinstance(k, str) else k: clean_data(v, depth + 1)
+        return {clean_text(k) if isinstance(k, str) else k: _clean(v, max_depth, depth + 1)
                 for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [clean_data(v, depth + 1) for v in value]
+        return [_clean(v, max_depth, depth + 1) for v in value]
     return value
 
 
-def loads(text: str | bytes) -> Any:
-    """`json.loads` for untrusted text: cleaned, nesting bounded.
+def loads(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
+    """`json.loads` for untrusted text: cleaned, nesting bounded by `max_depth`.
 
     Raises `json.JSONDecodeError` for text that is not JSON and `UntrustedDataError`
     for JSON nested too deeply (never `RecursionError`).
@@ -62,8 +66,8 @@ def loads(text: str | bytes) -> Any:
     try:
         data = json.loads(text)
     except RecursionError:
-        raise UntrustedDataError(f"JSON nested deeper than {MAX_DEPTH} levels") from None
-    return clean_data(data)
+        raise UntrustedDataError(f"JSON nested deeper than {max_depth} levels") from None
+    return clean_data(data, max_depth)
 
 
 def utf8(text: str) -> bytes:

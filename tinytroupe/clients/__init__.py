@@ -28,7 +28,7 @@ from tinytroupe.clients.limits import clear_gates, shared_gate
 from tinytroupe.clients.offline import OfflineModel
 from tinytroupe.clients.openai_client import Completion, OpenAICompatibleClient
 from tinytroupe.clients.usage import usage
-from tinytroupe.config import config_manager
+from tinytroupe.config import config_manager, validated
 from tinytroupe.redaction import read_key
 
 __all__ = [
@@ -112,7 +112,7 @@ def _endpoint_settings() -> EndpointSettings | str:
     if api_type == _OFFLINE:
         return _OFFLINE
     if api_type == "azure":
-        endpoint = get("base_url") or os.environ.get("AZURE_OPENAI_ENDPOINT")
+        endpoint = get("base_url") or _url_from_environment("AZURE_OPENAI_ENDPOINT")
         key, env_name = read_key("AZURE_OPENAI_KEY", "AZURE_OPENAI_API_KEY")
         deployment = get("azure_deployment") or get("model")
         if not endpoint:
@@ -126,7 +126,7 @@ def _endpoint_settings() -> EndpointSettings | str:
         key, env_name = read_key("OLLAMA_API_KEY")
         key = key or "ollama"
     else:
-        base = get("base_url") or os.environ.get("OPENAI_BASE_URL") or _DEFAULT_BASE_URL
+        base = get("base_url") or _url_from_environment("OPENAI_BASE_URL") or _DEFAULT_BASE_URL
         url = with_path(base, "chat/completions")
         key, env_name = read_key("OPENAI_API_KEY")
     if not key:
@@ -144,6 +144,11 @@ def _endpoint_settings() -> EndpointSettings | str:
         tokens_per_window=get("max_tokens_per_minute"),
         window_seconds=get("rate_limit_window_seconds"),
         max_response_bytes=get("max_response_bytes"))
+
+
+def _url_from_environment(variable: str) -> str | None:
+    raw = os.environ.get(variable)
+    return validated("BASE_URL", raw, f"from environment variable {variable}") if raw else None
 
 
 @functools.lru_cache(maxsize=64)  # built on every call to get_client()

@@ -134,18 +134,19 @@ class OpenAICompatibleClient(CostStats):
         try:
             return self._retrying(self._attempt, payload, estimate, user)
         except _Retryable as exc:
-            usage.add(user, failures=1)
-            error = LLMTimeoutError if exc.timed_out else LLMRequestError
-            raise error(redaction.redact(f"{exc} (after {self.max_attempts} attempts)"),
-                        status=exc.status, retry_after=exc.retry_after) from None
+            kind = LLMTimeoutError if exc.timed_out else LLMRequestError
+            error = kind(redaction.redact(f"{exc} (after {self.max_attempts} attempts)"),
+                         status=exc.status, retry_after=exc.retry_after)
         except LLMError as exc:
-            usage.add(user, failures=1)
             exc.args = (redaction.redact(str(exc)),)
-            raise
+            error = exc
         except Exception as exc:  # anything else (a library refusing a header, ...)
-            usage.add(user, failures=1)
-            raise LLMRequestError(redaction.redact(
-                f"request to {self.url} failed: {type(exc).__name__}: {exc}")) from None
+            error = LLMRequestError(redaction.redact(
+                f"request to {self.url} failed: {type(exc).__name__}: {exc}"))
+        usage.add(user, failures=1)
+        # raised outside the except blocks: the original error, which may quote the key,
+        # is neither the cause nor the context of what the caller sees
+        raise error
 
     def _attempt(self, payload: bytes, estimate: int, user: str | None) -> Completion:
         counts: dict[str, float] = {"requests": 1}  # one usage update per attempt (a lock)

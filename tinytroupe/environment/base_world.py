@@ -78,6 +78,7 @@ class BaseWorld:
         self.steps_done = 0
         self._random = random.Random(seed)
         self._running = threading.Lock()  # one run() at a time
+        self._stops = 0  # _stop_run() calls: a run() in flight ends after its step
         self.add_agents(agents or [])
 
     def __repr__(self) -> str:
@@ -192,8 +193,12 @@ class BaseWorld:
              checkpoint_every: int | None, checkpoint_path: str | Path | None
              ) -> list[dict[str, list[dict]]] | None:
         results = []
+        stops = self._stops
         with self._progress(steps) as advance:
             for i in range(steps):
+                if self._stops != stops:
+                    logger.info("%s: run() stopped after %d of %d steps", self.name, i, steps)
+                    break
                 if self.communication_display:
                     show_world(f"{self.name} step {i + 1} of {steps} ({self.current_datetime})")
                 actions = self._step(timedelta_per_step, randomize_agents_order, parallelize)
@@ -205,6 +210,10 @@ class BaseWorld:
                                          or i == steps - 1):
                     self.save_checkpoint(checkpoint_path)
         return results if return_actions else None
+
+    def _stop_run(self) -> None:
+        """Make a run() in flight (in another thread) stop after the step it is in."""
+        self._stops += 1
 
     def save_checkpoint(self, path: str | Path) -> Path:
         """Write the complete state to `path` atomically (the previous one is kept as .prev)."""

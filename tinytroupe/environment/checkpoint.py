@@ -86,7 +86,7 @@ def write_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     try:
         digest = _digest(state)
     except UnicodeEncodeError:  # a string that UTF-8 cannot carry: save it repaired
-        state = sanitize.clean_data(state)
+        state = sanitize.clean_data(state, max_depth=2 * sanitize.MAX_DEPTH)
         digest = _digest(state)
     document = {"format": FORMAT, "version": VERSION, "sha256": digest, "state": state}
     handle, temporary = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=".tmp",
@@ -142,7 +142,9 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     hint = (f"; the previous checkpoint {previous_path(path)} may still be usable"
             if previous_path(path).exists() else "")
     try:
-        document = sanitize.loads(path.read_bytes())
+        # a saved state nests a few levels above the personas and answers it holds,
+        # each of which was bounded by MAX_DEPTH when it came in
+        document = sanitize.loads(path.read_bytes(), max_depth=2 * sanitize.MAX_DEPTH)
     except FileNotFoundError:
         raise CheckpointError(f"no checkpoint at {path}{hint}") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -167,13 +167,17 @@ class ParallelRunner:
         timed = config_manager.get("collect_parallel_metrics")
         outcome = BatchOutcome()
         ready = {key: task for key, task in tasks.items() if not self._skip_busy(key, outcome)}
+        closings = self._closings  # before the pool: a close() from here on is seen
         pool = self._pool_for(len(ready))
-        closings = self._closings
         start = time.perf_counter()
         futures: dict[str, Future] = {}
         for key, task in ready.items():
             task._timed = timed
-            futures[key] = pool.submit(task)
+            try:
+                futures[key] = pool.submit(task)
+            except RuntimeError:  # close() shut the pool down while we were submitting
+                outcome.cancelled.append(key)
+                continue
             if on_task_done is not None:
                 futures[key].add_done_callback(lambda _f: on_task_done())
         try:

@@ -29,6 +29,7 @@ from tinytroupe.environment.parallel import (
     ParallelRunner,
     ParallelStepError,
 )
+from tinytroupe.sanitize import for_console
 
 logger = logging.getLogger("tinytroupe")
 
@@ -234,6 +235,7 @@ class TinyWorld(BaseWorld):
         thread-backend world can still step (a new pool starts), and its agents may
         join another world."""
         self.closed = True
+        self._stop_run()
         _close(self._parallel, self._ray)
         with BaseWorld._registry_lock:
             if BaseWorld.all_environments.get(self.name) is self:
@@ -255,7 +257,8 @@ class TinyWorld(BaseWorld):
         columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[status]}"), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=False) as progress:
-            steps_task = progress.add_task(f"{self.name} steps", total=steps, status="")
+            steps_task = progress.add_task(f"{for_console(self.name)} steps", total=steps,
+                                           status="")
             agents_task = progress.add_task("agents this step", total=len(self.agents),
                                             status="")
             self._progress_task = (progress, agents_task)
