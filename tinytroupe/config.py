@@ -98,6 +98,8 @@ class ConfigManager:
         self._overrides: dict[str, Any] = {}
         self._sections: dict[str, str] = {}
         self._values: dict[str, Any] | None = None  # loaded on first use
+        #: Bumped by every set() and reset(): equal generations, equal values.
+        self.generation = 0
         if not lazy:
             self.reset()
 
@@ -157,6 +159,7 @@ class ConfigManager:
             typed = _validate(key, value, f"via {SET_SOURCE}", self._sections.get(key))
             self._overrides[key] = typed
             self._values = {**self._values, key: typed}
+            self.generation += 1
         self._apply(key)
 
     update = set  # TinyTroupe's name for set()
@@ -168,6 +171,7 @@ class ConfigManager:
             self._overrides = {}
             self._sections = sections
             self._values = values
+            self.generation += 1
         self._apply("LOGLEVEL")
 
     def _apply(self, key: str) -> None:

@@ -67,7 +67,17 @@ def loads(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
         data = json.loads(text)
     except RecursionError:
         raise UntrustedDataError(f"JSON nested deeper than {max_depth} levels") from None
+    if isinstance(text, str) and not _may_need_cleaning(text, max_depth):
+        return data  # the hot path: a model's short answer with nothing to repair
     return clean_data(data, max_depth)
+
+
+def _may_need_cleaning(text: str, max_depth: int) -> bool:
+    """False when the JSON `text` provably holds no surrogate (none raw, no \\u escape)
+    and cannot nest `max_depth` deep (fewer brackets than that): then the walk of
+    `clean_data` would change nothing and find nothing."""
+    return ("\\u" in text or (not text.isascii() and _SURROGATES.search(text) is not None)
+            or text.count("{") + text.count("[") >= max_depth)
 
 
 def utf8(text: str) -> bytes:

@@ -88,16 +88,30 @@ def client() -> ChatClient:
 
 
 def get_client() -> ChatClient:
-    """The client for the current configuration (built once per distinct setting)."""
+    """The client for the current configuration (built once per distinct setting).
+
+    Called on every model call: while neither the configuration nor the environment
+    variables it reads (nor the working folder, which a relative cache path depends
+    on) changed, the last client is returned without rebuilding its settings.
+    """
+    global _last
+    key = (config_manager.generation, os.getcwd(), *map(os.environ.get, _ENVIRONMENT))
+    last = _last
+    if last is not None and last[0] == key:
+        return last[1]
     settings = _settings()
-    client = _cache.get(settings)
-    if client is None:
-        with _cache_lock:
-            client = _cache.get(settings)
-            if client is None:
-                client = _build(*settings)
-                _cache[settings] = client
+    with _cache_lock:
+        client = _cache.get(settings)
+        if client is None:
+            client = _cache[settings] = _build(*settings)
+        _last = (key, client)
     return client
+
+
+#: The environment variables the settings depend on besides the configuration.
+_ENVIRONMENT = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "AZURE_OPENAI_KEY", "AZURE_OPENAI_API_KEY",
+                "AZURE_OPENAI_ENDPOINT", "OLLAMA_API_KEY")
+_last: tuple[tuple, ChatClient] | None = None
 
 
 def _settings() -> tuple[str | None, str, EndpointSettings | str]:
@@ -184,7 +198,9 @@ def _build_endpoint(settings: EndpointSettings | str) -> ChatClient:
 
 def clear_clients() -> None:
     """Forget cached clients (their pools close); the next call builds anew."""
+    global _last
     with _cache_lock:
+        _last = None
         for client in _cache.values():
             close = getattr(client, "close", None)
             if close:

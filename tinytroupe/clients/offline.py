@@ -3,8 +3,9 @@
 It is **not a language model**. It reads the prompt format of `tinytroupe.agent.prompts`
 (the persona, the agents it may talk to, what it last perceived) and answers with a
 valid action document built from templates: a THINK about what it heard, a TALK back
-to whoever spoke last (another agent by name; the user or the world, who have no
-name, with an untargeted TALK), or to a contact to start a conversation, then DONE.
+to whoever spoke last (another agent by name; a question from the user or the world,
+who have no name, is answered to one of the agent's contacts, or untargeted when it
+has none, as in an interview), or to a contact to start a conversation, then DONE.
 Any other schema-constrained request (a ``response_format`` with a JSON Schema) gets
 a schema-valid instance filled from the conversation (`offline_schema`). Choices
 depend only on the messages (a stable hash), so the same prompt always gets the same
@@ -164,8 +165,13 @@ class OfflineModel:
             slots.update(speaker=speaker or "you", heard=text,
                          heard_lower=text[:1].lower() + text[1:] if text else "")
             actions.append(_action("THINK", _THOUGHTS, pick, slots))
-            actions.append(_action("TALK", _REPLIES if speaker else _ANSWERS, pick, slots,
-                                   target=speaker))
+            if not speaker:  # answer the question to one contact (all of them would make
+                contacts = [c for c in _contacts(messages) if c != name]  # n^2 messages)
+                speaker = contacts[pick % len(contacts)] if contacts else ""
+                templates = _ANSWERS
+            else:
+                templates = _REPLIES
+            actions.append(_action("TALK", templates, pick, slots, target=speaker))
         else:
             contacts = [c for c in _contacts(messages) if c != name]
             actions.append(_action("THINK", _QUIET_THOUGHTS, pick, slots))

@@ -29,7 +29,7 @@ from tinytroupe.clients.cost import CostStats
 from tinytroupe.clients.errors import LLMError, LLMRequestError, LLMTimeoutError
 from tinytroupe.clients.limits import ProviderGate, shared_gate
 from tinytroupe.clients.usage import usage
-from tinytroupe.sanitize import UntrustedDataError, clean_text, loads, utf8
+from tinytroupe.sanitize import clean_text, utf8
 
 logger = logging.getLogger("tinytroupe")
 
@@ -248,7 +248,7 @@ def _completion_from(status: int, retry_after: str | None, body: bytes, url: str
                              retry_after=_retry_after_seconds(retry_after))
         raise LLMRequestError(message, status=status)
     try:
-        data = loads(body)
+        data = json.loads(body)  # the content is cleaned below; its JSON, by the caller
         error = data.get("error") if isinstance(data, dict) else None
         if error:  # some gateways answer 200 with an error object
             text = error.get("message", error) if isinstance(error, dict) else error
@@ -256,11 +256,11 @@ def _completion_from(status: int, retry_after: str | None, body: bytes, url: str
         content = data["choices"][0]["message"]["content"]
         if content is not None and not isinstance(content, str):
             raise TypeError("content is not a string")
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-        kind = "nested too deeply" if isinstance(exc, UntrustedDataError) else type(exc).__name__
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError) as exc:
+        kind = "nested too deeply" if isinstance(exc, RecursionError) else type(exc).__name__
         raise _Retryable(f"{url} answered a body that is not a chat completion: {kind}",
                          status=status) from None
-    content = content or ""
+    content = clean_text(content or "")
     used = data.get("usage")
     used = used if isinstance(used, dict) else {}
     prompt = _token_count(used.get("prompt_tokens"))
