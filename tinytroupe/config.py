@@ -46,8 +46,11 @@ class ConfigError(ValueError):
 
 
 def validated(key: str, raw: Any, source: str) -> Any:
-    """`raw` as the typed value of `key`, checked like a file value; raises `ConfigError`
-    naming `source` (for settings read elsewhere, such as OPENAI_BASE_URL)."""
+    """`raw` as the typed value of `key`, checked like a file value.
+
+    Raises `ConfigError` naming `source` (for settings read elsewhere, such as
+    OPENAI_BASE_URL).
+    """
     return _validate(key.upper(), raw, source, None)
 
 
@@ -89,8 +92,10 @@ class ConfigManager:
 
     def __init__(self, defaults_path: Path = DEFAULTS_PATH, user_path: Path | None = None,
                  environ: Mapping[str, str] | None = None, *, lazy: bool = False) -> None:
-        """Read the sources now, or with `lazy` on first use (the process-wide manager:
-        importing tinytroupe never fails on a bad file)."""
+        """Read the sources now, or with `lazy` on first use.
+
+        `lazy` is for the process-wide manager: importing tinytroupe never fails on a bad file.
+        """
         self._defaults_path = Path(defaults_path)
         self._user_path = user_path
         self._environ = environ

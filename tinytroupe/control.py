@@ -39,7 +39,7 @@ class Simulation:
     STATUS_STOPPED = "stopped"
     STATUS_STARTED = "started"
 
-    def __init__(self, id: str = "default") -> None:  # noqa: A002 - upstream's name
+    def __init__(self, id: str = "default") -> None:
         self.id = id
         self.status = Simulation.STATUS_STOPPED
         self.cache_path = f"./tinytroupe-{id}.cache.sqlite"
@@ -58,6 +58,11 @@ class Simulation:
         return usage.snapshot().cache_misses - self._baseline.cache_misses
 
     def begin(self, cache_path: str | Path | None = None, auto_checkpoint: bool = False) -> None:
+        """Start: answer from and store into `cache_path` (default: `self.cache_path`).
+
+        Forgets every agent, world and factory, and fixes the seed unless one is set. Raises
+        ValueError if already started, or if the file is not a replay cache.
+        """
         if self.status == Simulation.STATUS_STARTED:
             raise ValueError(f"Simulation {self.id!r} is already started")
         path = Path(cache_path if cache_path is not None else self.cache_path)
@@ -73,14 +78,20 @@ class Simulation:
         self.status = Simulation.STATUS_STARTED
 
     def checkpoint(self) -> None:
-        """Make what is stored so far durable in the file itself (answers are stored as
-        they arrive; this folds SQLite's write-ahead log into the file)."""
+        """Make what is stored so far durable in the file itself.
+
+        Answers are stored as they arrive; this folds SQLite's write-ahead log into the file.
+        """
         if not Path(self.cache_path).exists():
             return
         with sqlite3.connect(self.cache_path, timeout=30) as connection:
             connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def end(self) -> None:
+        """Stop: checkpoint the file and restore the settings `begin` changed.
+
+        Raises ValueError if the simulation is not started.
+        """
         if self.status != Simulation.STATUS_STARTED:
             raise ValueError(f"Simulation {self.id!r} is not started")
         self.checkpoint()
@@ -106,11 +117,11 @@ def _check_cache_file(path: Path) -> None:
 _simulations: dict[str, Simulation] = {}
 
 
-def _simulation(id: str) -> Simulation:  # noqa: A002
+def _simulation(id: str) -> Simulation:
     return _simulations.setdefault(id, Simulation(id))
 
 
-def begin(cache_path: str | Path | None = None, id: str = "default",  # noqa: A002
+def begin(cache_path: str | Path | None = None, id: str = "default",
           auto_checkpoint: bool = False) -> None:
     """Start a replayable simulation (module doc). Forgets all agents and worlds."""
     started = current_simulation()
@@ -119,11 +130,12 @@ def begin(cache_path: str | Path | None = None, id: str = "default",  # noqa: A0
     _simulation(id).begin(cache_path, auto_checkpoint)
 
 
-def checkpoint(id: str = "default") -> None:  # noqa: A002
+def checkpoint(id: str = "default") -> None:
+    """Make simulation `id`'s stored answers durable in its file (`Simulation.checkpoint`)."""
     _simulation(id).checkpoint()
 
 
-def end(id: str = "default") -> None:  # noqa: A002
+def end(id: str = "default") -> None:
     """Stop the simulation: answers stay in the file; the configuration is restored."""
     _simulation(id).end()
 
@@ -134,17 +146,21 @@ def current_simulation() -> Simulation | None:
                  if s.status == Simulation.STATUS_STARTED), None)
 
 
-def cache_hits(id: str = "default") -> int:  # noqa: A002
+def cache_hits(id: str = "default") -> int:
+    """Model answers simulation `id` replayed from its file since its `begin`."""
     return _simulation(id).cache_hits
 
 
-def cache_misses(id: str = "default") -> int:  # noqa: A002
+def cache_misses(id: str = "default") -> int:
+    """Model calls simulation `id` made (and stored) since its `begin`."""
     return _simulation(id).cache_misses
 
 
 def reset() -> None:
-    """End any started simulation, close and forget all worlds, forget all agents and
-    factories (test fixtures call this)."""
+    """End any started simulation, close and forget all worlds, forget all agents and factories.
+
+    (Test fixtures call this.)
+    """
     for simulation in list(_simulations.values()):
         if simulation.status == Simulation.STATUS_STARTED:
             simulation.end()

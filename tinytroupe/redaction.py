@@ -69,6 +69,10 @@ class RedactingFilter(logging.Filter):
     """Redacts registered secrets from a record's message and traceback."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Redact registered secrets from `record`'s message and traceback; always `True`.
+
+        The traceback is formatted now (into ``exc_text``) so that it can be redacted.
+        """
         if not _secrets:
             return True
         message = record.getMessage()

@@ -1,6 +1,6 @@
-"""Untrusted text at the boundary: model answers, persona files, user input.
+r"""Untrusted text at the boundary: model answers, persona files, user input.
 
-Python strings may hold lone surrogates (``"\\ud800"``, which JSON can spell as an
+Python strings may hold lone surrogates (``"\ud800"``, which JSON can spell as an
 escape) that no UTF-8 encoder accepts: remembered once, such a string would make every
 later request, checkpoint and transcript of that agent fail. Everything that comes in
 from outside goes through `clean_text` / `clean_data` (lone surrogates become U+FFFD)
@@ -39,8 +39,10 @@ def clean_text(text: str) -> str:
 
 
 def clean_data(value: Any, max_depth: int = MAX_DEPTH) -> Any:
-    """A copy of JSON-like `value` (dicts, lists, strings, scalars) with all its
-    strings, keys included, cleaned. Raises `UntrustedDataError` past `max_depth`."""
+    """A copy of JSON-like `value` with all its strings, keys included, cleaned.
+
+    JSON-like: dicts, lists, strings, scalars. Raises `UntrustedDataError` past `max_depth`.
+    """
     return _clean(value, max_depth, 0)
 
 
@@ -73,9 +75,11 @@ def loads(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
 
 
 def _may_need_cleaning(text: str, max_depth: int) -> bool:
-    """False when the JSON `text` provably holds no surrogate (none raw, no \\u escape)
-    and cannot nest `max_depth` deep (fewer brackets than that): then the walk of
-    `clean_data` would change nothing and find nothing."""
+    r"""False when the JSON `text` provably holds no surrogate and cannot nest `max_depth` deep.
+
+    (No surrogate raw, no \u escape; fewer brackets than `max_depth`.) Then the walk of
+    `clean_data` would change nothing and find nothing.
+    """
     return ("\\u" in text or (not text.isascii() and _SURROGATES.search(text) is not None)
             or text.count("{") + text.count("[") >= max_depth)
 
@@ -89,8 +93,10 @@ def utf8(text: str) -> bytes:
 
 
 def for_terminal(text: str) -> str:
-    """`text` fit for a console: escape sequences and control characters removed
-    (tab and newline kept), lone surrogates replaced."""
+    """`text` fit for a console: escape sequences and control characters removed.
+
+    Tab and newline are kept; lone surrogates are replaced.
+    """
     text = clean_text(text)
     if text.isprintable() or not _CONTROL.search(text):
         return text
@@ -98,6 +104,8 @@ def for_terminal(text: str) -> str:
 
 
 def for_console(text: Any) -> str:
-    """`text` (any object, as str) for a rich console: `for_terminal`, then markup
-    escaped, so that neither the terminal nor rich interprets anything in it."""
+    """`text` (any object, as str) for a rich console: `for_terminal`, then markup escaped.
+
+    Neither the terminal nor rich interprets anything in it.
+    """
     return _escape_markup(for_terminal(str(text)))

@@ -70,8 +70,10 @@ def heard(agent: TinyPerson) -> list[str]:
 
 
 def assert_no_key(text: str, key: str, where: str) -> None:
-    """Neither the key nor its distinctive middle appears in `text`, even across a
-    line break a console may have inserted."""
+    """Neither the key nor its distinctive middle appears in `text`.
+
+    Not even across a line break a console may have inserted.
+    """
     middle = key[len(key) // 4: -len(key) // 4]
     squeezed = re.sub(r"\s+", "", text)
     for form in (key.strip(), middle):
@@ -103,7 +105,7 @@ def in_thread(fn: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
     def target() -> None:
         try:
             box["result"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - reported to the test
+        except BaseException as exc:
             box["error"] = exc
 
     thread = threading.Thread(target=target, daemon=True)
@@ -161,8 +163,11 @@ def test_item1_the_demo_refuses_a_key_with_an_inner_line_break_without_echoing_i
 
 @pytest.fixture
 def echoed_key(fake_llm: FakeLLMServer, use_server, monkeypatch) -> str:
-    """The client's HTTP layer fails with an error that quotes the key (as http.client
-    does for a header value it refuses): whatever raised, the key must not get out."""
+    """The client's HTTP layer fails with an error that quotes the key.
+
+    (As http.client does for a header value it refuses.) Whatever raised, the key must
+    not get out.
+    """
     key = "sk-echo-LEAKCHECK-0123456789abcdef"
     use_server(fake_llm, key=key)
 
@@ -432,9 +437,11 @@ def test_item17_a_200_answer_carrying_an_error_object_keeps_the_provider_message
 
 
 class ScriptedEndpoint:
-    """A loopback chat-completions endpoint: answers each scripted (status, headers) in
-    turn with an error body, then valid completions (for headers the fake server does
-    not send, such as odd Retry-After values)."""
+    """A loopback chat-completions endpoint.
+
+    Answers each scripted (status, headers) in turn with an error body, then valid
+    completions (for headers the fake server does not send, such as odd Retry-After values).
+    """
 
     def __init__(self, script: list[tuple[int, dict[str, str]]]) -> None:
         self.script = list(script)
@@ -442,7 +449,7 @@ class ScriptedEndpoint:
         endpoint, lock = self, threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with lock:
                     endpoint.requests += 1
@@ -478,8 +485,10 @@ class ScriptedEndpoint:
 
 
 def waits_after(status: int, retry_after: str) -> list[float]:
-    """The delays the client chose before retrying one `status` with `retry_after`
-    (recorded instead of slept: backoff at most 1 s, Retry-After cap 60 s)."""
+    """The delays the client chose before retrying one `status` with `retry_after`.
+
+    (Recorded instead of slept: backoff at most 1 s, Retry-After cap 60 s.)
+    """
     with ScriptedEndpoint([(status, {"Retry-After": retry_after})]) as endpoint:
         client = OpenAICompatibleClient(url=endpoint.url, api_key="sk-test-retry-0123",
                                         model="fake-model", timeout=5.0, max_attempts=2,

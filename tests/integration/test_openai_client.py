@@ -58,10 +58,10 @@ def first_request_only(kind: str, **extra: Any) -> FaultPlan:
 
 
 def direct_client(server: FakeLLMServer, **overrides: Any) -> OpenAICompatibleClient:
-    settings: dict[str, Any] = dict(
-        url=f"{server.base_url}/chat/completions", api_key="sk-test-not-a-real-key",
-        model="fake-model", timeout=5.0, max_attempts=3, retry_base_delay=0.01,
-        retry_max_delay=0.05)
+    settings: dict[str, Any] = {
+        "url": f"{server.base_url}/chat/completions", "api_key": "sk-test-not-a-real-key",
+        "model": "fake-model", "timeout": 5.0, "max_attempts": 3, "retry_base_delay": 0.01,
+        "retry_max_delay": 0.05}
     settings.update(overrides)
     return OpenAICompatibleClient(**settings)
 

@@ -92,7 +92,7 @@ def test_an_actor_killed_mid_step_is_replaced_and_nothing_delivered_is_lost(
         deadline = time.monotonic() + 30
         while llm_over_http.stats()["in_flight"] < 10 and time.monotonic() < deadline:
             time.sleep(0.01)
-        ray.kill(world._ray.shard_handles()[0], no_restart=True)
+        ray.kill(world._agents.shard_handles()[0], no_restart=True)
         stepping.join(timeout=60)
         failures = world.get_agent_failures()
         assert {f["agent"] for f in failures} == {f"Agent{i}" for i in range(5)}
@@ -134,7 +134,7 @@ def test_an_actor_dead_between_steps_loses_no_delivery(llm_over_http: FakeLLMSer
     with TinyWorld("between", agents, seed=5, backend="ray") as world:
         world.make_everyone_accessible()
         world.run(1, parallelize=True)
-        doomed = world._ray.shard_handles()[0]
+        doomed = world._agents.shard_handles()[0]
         ray.kill(doomed, no_restart=True)
         deadline = time.monotonic() + 30  # the kill is asynchronous: wait until it is dead
         while time.monotonic() < deadline:

@@ -75,9 +75,9 @@ def test_a_failing_agent_over_http_does_not_stop_the_others(fake_llm: FakeLLMSer
     agents = [TinyPerson(f"Agent{i}") for i in range(6)]
     with TinyWorld("faulty", agents) as world:
         world.make_everyone_accessible()
-        first = world._step_in_parallel()
+        first = world.step(parallelize=True)
         fake_llm.configure(faults=FaultPlan())
-        second = world._step_in_parallel()
+        second = world.step(parallelize=True)
         failures = world.get_agent_failures()
     assert set(first) == {"Agent0", "Agent3", "Agent4", "Agent5"}
     assert {(f["agent"], f["error_type"]) for f in failures} == {

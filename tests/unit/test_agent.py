@@ -179,7 +179,7 @@ def test_prompt_reflects_persona_and_contact_changes() -> None:
     agent, bob, cleo = TinyPerson("Eve"), TinyPerson("Bob"), TinyPerson("Cleo")
 
     def system_prompt() -> str:
-        return agent._messages()[0]["content"]
+        return agent.current_messages[0]["content"]
 
     assert "Bob" not in system_prompt()
     agent.make_agent_accessible(bob, "my brother")

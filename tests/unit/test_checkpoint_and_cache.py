@@ -67,9 +67,9 @@ def test_world_resume_restores_agents_time_order_and_transcript(tmp_path) -> Non
 
 
 def test_checkpoint_every_needs_a_path() -> None:
-    with TinyWorld("nopath", [TinyPerson("A")]) as world:
-        with pytest.raises(ValueError, match="checkpoint_path"):
-            world.run(1, checkpoint_every=1)
+    with (TinyWorld("nopath", [TinyPerson("A")]) as world,
+          pytest.raises(ValueError, match="checkpoint_path")):
+        world.run(1, checkpoint_every=1)
 
 
 def test_request_key_is_stable_and_ignores_the_agent_name() -> None:

@@ -61,8 +61,8 @@ PERSONA_SHAPE: dict[str, Any] = {
         ["openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism"], str)},
     "preferences": {"interests": [str], "likes": [str], "dislikes": [str]},
     "skills": [str], "beliefs": [str],
-    "behaviors": {"general": [str], "routines": dict.fromkeys(
-        ["morning", "workday", "evening", "weekend"], [str])},
+    "behaviors": {"general": [str], "routines": {
+        key: [str] for key in ["morning", "workday", "evening", "weekend"]}},
     "health": str,
     "relationships": [{"name": str, "description": str}],
     "other_facts": [str],

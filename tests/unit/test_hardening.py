@@ -111,7 +111,7 @@ def in_thread(fn: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
     def target() -> None:
         try:
             box["result"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - reported to the test
+        except BaseException as exc:
             box["error"] = exc
 
     thread = threading.Thread(target=target, daemon=True)
@@ -215,8 +215,10 @@ def submissions(monkeypatch) -> threading.Semaphore:
 
 def hung_world(name: str, agents: int, release: threading.Event
                ) -> tuple[TinyWorld, list[ScriptedPerson], threading.Semaphore]:
-    """A world whose agents block in their turn until `release`; the semaphore is
-    released by each turn that starts."""
+    """A world whose agents block in their turn until `release`.
+
+    The semaphore is released by each turn that starts.
+    """
     config_manager.set("max_workers", 2)
     config_manager.set("parallel_execution_timeout", 30)
     started = threading.Semaphore(0)
@@ -636,7 +638,7 @@ def test_item12_a_latin1_persona_file_is_a_persona_error_naming_it(tmp_path: Pat
     spec = '{"type": "TinyPerson", "persona": {"name": "José", "city": "Málaga"}}'
     bad = tmp_path / "jose.agent.json"
     bad.write_bytes(spec.encode("latin-1"))
-    with pytest.raises(PersonaSpecError, match="jose.agent.json"):
+    with pytest.raises(PersonaSpecError, match=r"jose\.agent\.json"):
         TinyPerson.load_specification(bad)
     assert TinyPerson.get_agent_by_name("José") is None
     good = tmp_path / "jose-utf8.agent.json"
@@ -650,7 +652,7 @@ def test_item12_a_deeply_nested_persona_is_a_persona_error_with_nothing_register
     bad = tmp_path / "deep.agent.json"
     bad.write_text('{"type": "TinyPerson", "persona": {"name": "Deep", "notes": '
                    f'{nested(depth)}}}}}', encoding="utf-8")
-    with pytest.raises(PersonaSpecError, match="deep.agent.json"):
+    with pytest.raises(PersonaSpecError, match=r"deep\.agent\.json"):
         TinyPerson.load_specification(bad)
     assert TinyPerson.get_agent_by_name("Deep") is None
     bad.write_text('{"type": "TinyPerson", "persona": {"name": "Deep", "notes": [[1]]}}',

@@ -79,8 +79,8 @@ def release() -> Callable:
 def test_parallel_and_sequential_both_return_actions_for_every_agent() -> None:
     agents = ring(4)
     with TinyWorld("basic", agents) as world:
-        parallel = world._step_in_parallel()
-        sequential = world._step_sequentially()
+        parallel = world.step(parallelize=True)
+        sequential = world.step(parallelize=False)
     for result in (parallel, sequential):
         assert set(result) == {a.name for a in agents}
         assert all(any(a["type"] == "TALK" for a in acts) for acts in result.values())
@@ -139,14 +139,14 @@ def test_state_is_preserved_over_multiple_parallel_steps() -> None:
 
 def test_no_agents_returns_empty_and_counts_the_step() -> None:
     with TinyWorld("empty") as world:
-        assert world._step_in_parallel() == {}
+        assert world.step(parallelize=True) == {}
         assert world.get_parallel_metrics()["total_parallel_steps"] == 1
 
 
 def test_one_agent_works_like_many() -> None:
     solo = ScriptedPerson("Solo")
     with TinyWorld("solo", [solo]) as world:
-        result = world._step_in_parallel()
+        result = world.step(parallelize=True)
     assert list(result) == ["Solo"] and result["Solo"][-1]["type"] == "DONE"
 
 
@@ -179,7 +179,7 @@ def test_max_workers_all_runs_every_agent_at_once() -> None:
     barrier = threading.Barrier(agents, timeout=10)
     config_manager.set("max_workers", "ALL")
     with TinyWorld("all", ring(agents, lambda _a: barrier.wait())) as world:
-        result = world._step_in_parallel()
+        result = world.step(parallelize=True)
     assert len(result) == agents  # a smaller pool would have broken the barrier
 
 
@@ -187,19 +187,19 @@ def test_new_max_workers_applies_to_the_next_step() -> None:
     seen: set[str] = set()
     config_manager.set("max_workers", 1)
     with TinyWorld("resize", ring(4, lambda _a: seen.add(threading.current_thread().name))) as w:
-        w._step_in_parallel()
+        w.step(parallelize=True)
         assert len(seen) == 1
         barrier = threading.Barrier(4, timeout=10)
         for agent in w.agents:
             agent.behaviour = lambda _a: barrier.wait()
         config_manager.set("max_workers", 4)
-        assert len(w._step_in_parallel()) == 4
+        assert len(w.step(parallelize=True)) == 4
 
 
 def test_close_releases_the_worker_threads() -> None:
     world = TinyWorld("closing", ring(4))
-    world._step_in_parallel()
-    threads = world._parallel._pool.threads()
+    world.step(parallelize=True)
+    threads = world.worker_threads()
     assert threads
     world.close()
     for thread in threads:
@@ -215,7 +215,7 @@ def test_timeout_bounds_the_step_discards_late_actions_and_the_agent_rejoins(rel
     agents[0].behaviour = lambda _a: release.wait()  # A0 hangs until released
     with TinyWorld("timeouts", agents, seed=3) as world:
         start = time.monotonic()
-        first = world._step_in_parallel()
+        first = world.step(parallelize=True)
         elapsed = time.monotonic() - start
         assert elapsed < 0.5 + 3.0  # bounded although A0 never returns
         assert "A0" not in first and len(first) == 3
@@ -223,14 +223,14 @@ def test_timeout_bounds_the_step_discards_late_actions_and_the_agent_rejoins(rel
         assert metrics["parallel_timeouts"] == 1
         assert world.get_agent_failures()[-1]["error_type"] == "StepTimeout"
 
-        second = world._step_in_parallel()  # A0 still busy: skipped, not stacked
+        second = world.step(parallelize=True)  # A0 still busy: skipped, not stacked
         assert "A0" not in second
         assert world.get_parallel_metrics()["agents_skipped_busy"] == 1
         assert agents[0].turns == 1
 
         release.set()  # A0's late TALK must never reach A1
         assert agents[0].finished.wait(5)
-        third = world._step_in_parallel()
+        third = world.step(parallelize=True)
         assert "A0" in third  # rejoined once its thread ended
         assert "A0 turn 1" not in heard(agents[1])
         assert heard(agents[1]) == ["A0 turn 2"]
@@ -242,7 +242,7 @@ def test_timeout_setting_applies_to_the_next_step(release) -> None:
     config_manager.set("parallel_execution_timeout", 0.2)
     with TinyWorld("short", agents) as world:
         start = time.monotonic()
-        world._step_in_parallel()
+        world.step(parallelize=True)
         assert time.monotonic() - start < 0.2 + 3.0
         assert world.get_parallel_metrics()["parallel_timeouts"] == 1
 
@@ -258,7 +258,7 @@ def test_an_error_is_isolated_counted_recorded_and_partial_actions_dropped() -> 
     agents = ring(4)
     agents[1].behaviour = _fail_after_buffering
     with TinyWorld("errors", agents) as world:
-        result = world._step_in_parallel()
+        result = world.step(parallelize=True)
         failures = world.get_agent_failures()
         metrics = world.get_parallel_metrics()
     assert set(result) == {"A0", "A2", "A3"}
@@ -276,7 +276,7 @@ def test_raise_policy_delivers_the_others_then_raises_every_failure() -> None:
         agent.behaviour = _fail_after_buffering
     with TinyWorld("raising", agents) as world:
         with pytest.raises(ParallelStepError) as caught:
-            world._step_in_parallel()
+            world.step(parallelize=True)
         assert world.steps_done == 1
     assert sorted(f.agent for f in caught.value.failures) == ["A0", "A1"]
     assert heard(agents[3]) == ["A2 turn 1"]
@@ -288,7 +288,7 @@ def test_raise_policy_delivers_the_others_then_raises_every_failure() -> None:
 def test_speedup_is_measured_not_estimated() -> None:
     config_manager.set("max_workers", 2)
     with TinyWorld("speedup", ring(10, lambda _a: time.sleep(0.2))) as world:
-        world._step_in_parallel()
+        world.step(parallelize=True)
         speedup = world.get_parallel_metrics()["avg_parallel_speedup"]
     assert 1.2 < speedup <= 2.05  # two workers cannot do better than 2; the naive formula says 10
 
@@ -300,7 +300,7 @@ def test_collect_parallel_metrics_false_skips_timing_but_counts_errors(release) 
     agents[0].behaviour = _fail_after_buffering
     agents[1].behaviour = lambda _a: release.wait()
     with TinyWorld("untimed", agents) as world:
-        world._step_in_parallel()
+        world.step(parallelize=True)
         metrics = world.get_parallel_metrics()
     assert metrics["parallel_errors"] == 1 and metrics["parallel_timeouts"] == 1
     assert metrics["step_wall_seconds"]["count"] == 0
@@ -388,9 +388,7 @@ _HUNG_SCRIPT = textwrap.dedent("""
             world.run(1, parallelize=True)
         except KeyboardInterrupt:
             latency = time.monotonic() - sent
-            busy = world._parallel._busy.get("Free")  # abandoned mid-turn: let it end
-            if busy is not None:
-                busy.exception(timeout=10)
+            agents[-1]._acting.acquire(timeout=10)  # the abandoned turn of Free has ended
             print(json.dumps({"latency": latency, "steps": world.steps_done,
                               "transcript": len(world.transcript),
                               "free_buffer": len(agents[-1]._actions_buffer)}))
@@ -426,8 +424,8 @@ def test_an_unused_world_releases_its_threads_on_garbage_collection() -> None:
     import weakref
 
     world = TinyWorld("forgotten", ring(3))
-    world._step_in_parallel()
-    threads = world._parallel._pool.threads()
+    world.step(parallelize=True)
+    threads = world.worker_threads()
     TinyWorld.all_environments.pop("forgotten")
     TinyPerson.clear_agents()  # agents refer to their world: forget them too
     alive = weakref.ref(world)
@@ -458,11 +456,11 @@ def test_turns_still_queued_at_the_deadline_are_cancelled_not_run_later(release)
     agents = ring(3)
     agents[0].behaviour = lambda _a: release.wait()
     with TinyWorld("queued", agents, seed=1) as world:
-        assert world._step_in_parallel(randomize_agents_order=False) == {}
+        assert world.step(parallelize=True, randomize_agents_order=False) == {}
         assert world.get_parallel_metrics()["parallel_timeouts"] == 3
         release.set()
         assert agents[0].finished.wait(5)
-        result = world._step_in_parallel(randomize_agents_order=False)
+        result = world.step(parallelize=True, randomize_agents_order=False)
     assert [a.turns for a in agents] == [2, 1, 1]  # A1 and A2 never ran in step 1
     assert set(result) == {"A0", "A1", "A2"}
 
@@ -482,12 +480,10 @@ def test_a_timed_out_agent_keeps_nothing_of_its_late_turn(release, monkeypatch) 
     slow, fast = TinyPerson("Slow"), TinyPerson("Fast")
     with TinyWorld("late", [slow, fast]) as world:
         world.make_everyone_accessible()
-        world._step_in_parallel()
+        world.step(parallelize=True)
         release.set()
-        deadline = time.monotonic() + 10
-        while world._parallel.is_busy("Slow") and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert not world._parallel.is_busy("Slow")
+        assert slow._acting.acquire(timeout=10)  # its abandoned act() has ended
+        slow._acting.release()
     kinds = {e["role"] for e in slow.episodic_memory.retrieve_all()}
     assert "assistant" not in kinds  # its late actions were never applied
     assert slow.pop_latest_actions() == []
@@ -498,8 +494,8 @@ def test_sequential_steps_skip_an_agent_still_busy_from_a_parallel_timeout(relea
     agents = ring(2)
     agents[0].behaviour = lambda _a: release.wait()
     with TinyWorld("mixed", agents) as world:
-        world._step_in_parallel()
-        result = world._step_sequentially()  # would block on A0's lock if it waited
+        world.step(parallelize=True)
+        result = world.step(parallelize=False)  # would block on A0's lock if it waited
         assert set(result) == {"A1"}
 
 
@@ -509,14 +505,14 @@ def test_a_turn_is_either_committed_or_abandoned_never_both() -> None:
     action = [{"type": "THINK", "content": "x", "target": ""}]
     late, early = TinyPerson("Late"), TinyPerson("Early")
     abandoned = AgentTurn(late)
-    late._turn_guard = abandoned.guard
-    assert abandoned.abandon() is True
-    assert late._commit(action, {}) is False  # refused: nothing applied
+    with late.guarded_turn(abandoned.guard):
+        assert abandoned.abandon() is True
+        assert late._commit(action, {}) is False  # refused: nothing applied
     assert late.episodic_memory.count() == 0 and late.pop_latest_actions() == []
     committed = AgentTurn(early)
-    early._turn_guard = committed.guard
-    assert early._commit(action, {}) is True
-    assert committed.abandon() is False  # too late: the step must use its result
+    with early.guarded_turn(committed.guard):
+        assert early._commit(action, {}) is True
+        assert committed.abandon() is False  # too late: the step must use its result
     assert early.pop_latest_actions() == action
 
 
@@ -539,6 +535,6 @@ def test_interrupting_a_runner_from_another_thread_ends_its_batch_now(release) -
     outcome = runner.run({"a": Task(blocked), "b": Task(blocked)}, step=1, token="this batch")
     assert time.monotonic() - begin < 10  # not the 60 s timeout
     assert outcome.timed_out == ["a", "b"] and outcome.results == {}
-    assert runner.is_busy("a") and runner.is_busy("b")
+    assert not runner.may_run("a") and not runner.may_run("b")  # still busy
     release.set()
     runner.close()

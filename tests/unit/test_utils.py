@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 from datetime import datetime
+from typing import ClassVar
 
 import pytest
 
@@ -371,9 +372,9 @@ class _Address(utils.JsonSerializableRegistry):
 
 
 class _Person(utils.JsonSerializableRegistry):
-    serializable_attributes = ["name", "address", "friends", "secret"]
-    suppress_attributes_from_serialization = ["secret"]
-    serializable_attributes_renaming = {"name": "full_name"}
+    serializable_attributes: ClassVar[list[str]] = ["name", "address", "friends", "secret"]
+    suppress_attributes_from_serialization: ClassVar[list[str]] = ["secret"]
+    serializable_attributes_renaming: ClassVar[dict[str, str]] = {"name": "full_name"}
 
     def __init__(self, name: str, address: _Address, friends: list) -> None:
         self.name, self.address, self.friends, self.secret = name, address, friends, "s"
@@ -385,7 +386,7 @@ class _Person(utils.JsonSerializableRegistry):
 
 
 class _Employee(_Person):
-    serializable_attributes = ["employer"]
+    serializable_attributes: ClassVar[list[str]] = ["employer"]
 
     def __init__(self, name: str, employer: str) -> None:
         super().__init__(name, _Address("Lisbon"), [])

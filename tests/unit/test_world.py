@@ -110,7 +110,7 @@ def test_sequential_step_is_turn_based() -> None:
     world = TinyWorld("turns", [a, b])
     world.make_everyone_accessible()
     a.listen("Hello A", source=b)
-    results = world._step_sequentially(randomize_agents_order=False)
+    results = world.step(parallelize=False, randomize_agents_order=False)
     # A answered B first; B, acting second, already heard A's answer in the same step
     assert [act["target"] for act in results["A"] if act["type"] == "TALK"] == ["B"]
     assert [act["target"] for act in results["B"] if act["type"] == "TALK"] == ["A"]

@@ -33,6 +33,12 @@ class ActionParseError(InvalidAnswer):
 
 
 class Action(BaseModel):
+    """One action of an agent: an upper-case `type` word, `content` and `target`.
+
+    Unknown fields are ignored; content and target longer than `MAX_ACTION_CHARS` are
+    cut and marked; a TALK needs non-empty content.
+    """
+
     model_config = ConfigDict(extra="ignore")
 
     type: str = Field(min_length=1, max_length=40)
@@ -66,6 +72,8 @@ class Action(BaseModel):
 
 
 class ActionDocument(BaseModel):
+    """A model's answer when an agent acts: one `action` or a non-empty `actions` list."""
+
     model_config = ConfigDict(extra="ignore")
 
     action: Action | None = None
@@ -79,6 +87,7 @@ class ActionDocument(BaseModel):
         return self
 
     def all_actions(self) -> list[Action]:
+        """The document's actions in order: the `actions` list if non-empty, else `action`."""
         return list(self.actions) if self.actions else [self.action]  # type: ignore[list-item]
 
 

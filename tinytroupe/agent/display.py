@@ -19,6 +19,7 @@ _STYLES = {"TALK": "bold green", "THINK": "green", "DONE": "dim", "REACH_OUT": "
 
 def show_action(agent_name: str, action: dict[str, str],
                 max_content_length: int | None = None) -> None:
+    """Print what `agent_name` does (nothing for DONE), content cut to `max_content_length`."""
     kind = action.get("type", "")
     if kind == "DONE":
         return
@@ -31,6 +32,10 @@ def show_action(agent_name: str, action: dict[str, str],
 
 def show_stimulus(agent_name: str, stimulus: dict[str, str],
                   max_content_length: int | None = None) -> None:
+    """Print what `agent_name` perceives (source USER when it has none).
+
+    The content is cut to `max_content_length`.
+    """
     source = escape(stimulus.get("source") or "USER")
     content = shorten(str(stimulus.get("content", "")), max_content_length)
     console.print(f"[bold italic cyan1]{source} --> {escape(agent_name)}: "
@@ -38,4 +43,5 @@ def show_stimulus(agent_name: str, stimulus: dict[str, str],
 
 
 def show_world(message: str) -> None:
+    """Print a message of a world (escaped) in the world's style."""
     console.print(f"[bold magenta]{escape(message)}[/]")

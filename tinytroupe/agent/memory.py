@@ -80,6 +80,7 @@ class EpisodicMemory:
             self._tail.append(entry)
 
     def store_all(self, episodes: list[dict[str, Any]]) -> None:
+        """Store each of `episodes` in order, as `store` does."""
         for episode in episodes:
             self.store(episode)
 
@@ -97,8 +98,10 @@ class EpisodicMemory:
 
     def clear(self, max_prefix_to_clear: int | None = None,
               max_suffix_to_clear: int | None = None) -> None:
-        """Forget the first `max_prefix_to_clear` and/or the last `max_suffix_to_clear`
-        episodes; with neither, forget everything."""
+        """Forget the first `max_prefix_to_clear` and/or the last `max_suffix_to_clear` episodes.
+
+        With neither, forget everything.
+        """
         with self._lock:
             entries = [*self._prefix, *self._tail]
             if max_prefix_to_clear is None and max_suffix_to_clear is None:
@@ -135,10 +138,15 @@ class EpisodicMemory:
 
     def retrieve_first(self, n: int, include_omission_info: bool = True,
                        item_type: str | None = None) -> list[dict[str, Any]]:
+        """The first `n` episodes, with the omission marker after them when more are held."""
         return self.retrieve(n, None, include_omission_info, item_type)
 
     def retrieve_last(self, n: int | None = None, include_omission_info: bool = True,
                       item_type: str | None = None) -> list[dict[str, Any]]:
+        """The last `n` episodes, with the omission marker before them when more are held.
+
+        With `n` None, every episode held (`retrieve_all`, no marker).
+        """
         if n is None:
             return self.retrieve_all(item_type)
         return self.retrieve(None, n, include_omission_info, item_type)
@@ -161,6 +169,7 @@ class EpisodicMemory:
         return [message for _, message in self._recent()]
 
     def count(self) -> int:
+        """How many episodes are held now (dropped episodes are counted in `omitted`)."""
         with self._lock:
             return len(self._prefix) + len(self._tail)
 
@@ -187,6 +196,7 @@ class EpisodicMemory:
 
     @classmethod
     def decode(cls, state: dict[str, Any]) -> EpisodicMemory:
+        """A memory rebuilt from what `encode` returned; its current episode is empty."""
         memory = cls(state.get("fixed_prefix_length"), state.get("lookback_length"),
                      max_size=state.get("max_size"))
         memory.store_all(state.get("episodes", []))

@@ -149,13 +149,17 @@ class PersonaDefinition:
         return self.define_several("relationships", entries)
 
     def clear_relationships(self) -> Any:
+        """Empty the ``relationships`` persona field; returns the agent, as `define` does."""
         return self.define("relationships", [])
 
     # --- describing ---------------------------------------------------------------------
 
     def minibio(self, extended: bool = True, requirements: str | None = None) -> str:
-        """A sentence about the agent from its persona; with `extended`, a short paragraph
-        written by the model follows (one call per agent and `requirements`, cached)."""
+        """A sentence about the agent from its persona.
+
+        With `extended`, a short paragraph written by the model follows (one call per agent
+        and `requirements`, cached).
+        """
         p = self._persona
         occupation = p.get("occupation")
         if isinstance(occupation, dict):
@@ -190,8 +194,10 @@ class PersonaDefinition:
     def save_specification(self, path: str | Path, include_mental_faculties: bool = True,
                            include_memory: bool = False, include_mental_state: bool = False,
                            **unsupported: Any) -> None:
-        """Write the persona (and optionally memory and mental state) as ``.agent.json``;
-        missing folders are created."""
+        """Write the persona (and optionally memory and mental state) as ``.agent.json``.
+
+        Missing folders are created.
+        """
         warn_unsupported("TinyPerson.save_specification", unsupported)
         state = self.encode_complete_state()
         spec: dict[str, Any] = {"type": "TinyPerson", "persona": state["persona"]}
@@ -237,5 +243,10 @@ class PersonaDefinition:
     def load_specifications_from_folder(cls, folder_path: str | Path,
                                         file_suffix: str = ".agent.json", **flags: Any
                                         ) -> list[Any]:
+        """Agents loaded from the files of `folder_path`, in file-name order.
+
+        Each file whose name ends in `file_suffix` is loaded by `load_specification`, with
+        `flags`.
+        """
         return [cls.load_specification(p, **flags)
                 for p in sorted(Path(folder_path).glob(f"*{file_suffix}"))]

@@ -55,6 +55,7 @@ def system_message_from_json(
 
 
 def to_json(value: Any) -> str:
+    """`value` as JSON text, non-ASCII characters kept as they are (not escaped)."""
     return json.dumps(value, ensure_ascii=False)
 
 

@@ -14,6 +14,7 @@ import copy
 import logging
 import threading
 import weakref
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from tinytroupe import sanitize
@@ -172,6 +173,23 @@ class TinyPerson(PersonaDefinition):
             self._prompt_changed()
 
     # --- perception -----------------------------------------------------------------
+
+    def retire(self, world_name: str) -> None:
+        """Mark this object as a retired copy: the agent now lives on a Ray actor of
+        `world_name`, and using this object raises a clear error."""
+        self._moved_to = world_name
+
+    @contextlib.contextmanager
+    def guarded_turn(self, guard: Any) -> Iterator[None]:
+        """Run this agent's turn of a parallel step under `guard` (a `TurnGuard`): once
+        the step gives up on the turn, the turn's outcome is refused (see `_commit`)."""
+        if self._turn_guard is not None:  # a safety net: busy tracking prevents it
+            raise RuntimeError(f"{self.name} is still acting in an earlier turn")
+        self._turn_guard = guard
+        try:
+            yield
+        finally:
+            self._turn_guard = None
 
     def _check_local(self) -> None:
         if self._moved_to is not None:

@@ -97,7 +97,7 @@ def time_steps(world: TinyWorld, steps: int, parallel: bool) -> Timing:
     cpu = time.process_time()
     for _ in range(steps):
         start = time.perf_counter()
-        world._step(parallelize=parallel)
+        world.step(parallelize=parallel)
         timing.step_seconds.append(time.perf_counter() - start)
     timing.cpu_seconds = time.process_time() - cpu
     timing.metrics = world.get_parallel_metrics()

@@ -106,7 +106,7 @@ def _responder_ms(world_agents: int) -> float:
     """CPU of the offline model alone for one typical request (subtracted from our code)."""
     world = make_world(world_agents)
     agent = world.agents[0]
-    messages = agent._messages()
+    messages = agent.current_messages
     model, count = OfflineModel(), 300
     start = time.process_time()
     for _ in range(count):

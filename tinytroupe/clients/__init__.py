@@ -42,7 +42,11 @@ _OLLAMA_BASE_URL = "http://localhost:11434/v1"
 
 
 class ChatClient(Protocol):
-    def complete(self, messages: list[dict[str, Any]], **params: Any) -> Completion: ...
+    """What the library needs of an LLM client: `complete`."""
+
+    def complete(self, messages: list[dict[str, Any]], **params: Any) -> Completion:
+        """The model's answer to chat `messages`; `params` are request settings (`user`...)."""
+        ...
 
 
 class OfflineClient(CostStats):
@@ -53,6 +57,10 @@ class OfflineClient(CostStats):
 
     def complete(self, messages: list[dict[str, Any]], *, user: str | None = None,
                  response_format: dict[str, Any] | None = None, **params: Any) -> Completion:
+        """The offline model's answer to `messages` (an instance of `response_format` if given).
+
+        Counts one request for `user`; sampling `params` are ignored.
+        """
         usage.add(user, requests=1)
         return Completion(content=self._model.complete(messages, response_format))
 
@@ -167,8 +175,11 @@ def _url_from_environment(variable: str) -> str | None:
 
 @functools.lru_cache(maxsize=64)  # built on every call to get_client()
 def with_path(base_url: str, path: str, query: tuple[tuple[str, str], ...] = ()) -> str:
-    """`base_url` with `path` appended to its path; its own query string (a proxy's or
-    Azure's parameters) is kept after the path, merged with `query`."""
+    """`base_url` with `path` appended to its path.
+
+    Its own query string (a proxy's or Azure's parameters) is kept after the path, merged
+    with `query`.
+    """
     parts = urllib.parse.urlsplit(base_url.strip())
     params = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
     params.update(query)

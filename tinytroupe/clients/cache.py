@@ -117,6 +117,11 @@ class CachedClient(CostStats):
         self.inner, self.cache, self.model = inner, cache, model
 
     def complete(self, messages: list[dict[str, Any]], **params: Any) -> Completion:
+        """The stored answer to this request, else `inner`'s answer, which is then stored.
+
+        The request is `model`, `messages` and `params`; a cache hit or miss is counted for
+        ``params["user"]``.
+        """
         key = request_key(self.model, messages, params)
         cached = self.cache.get(key)
         if cached is not None:
@@ -128,6 +133,7 @@ class CachedClient(CostStats):
         return completion
 
     def close(self) -> None:
+        """Close `inner` if it can be closed (the cache itself is left open)."""
         close = getattr(self.inner, "close", None)
         if close is not None:
             close()

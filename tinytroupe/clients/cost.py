@@ -33,6 +33,7 @@ def stats() -> dict[str, Any]:
 
 
 def reset() -> None:
+    """Zero the process's usage counters (what `stats` reports)."""
     usage.reset()
 
 
@@ -44,11 +45,16 @@ def _averages(totals: dict[str, Any], count: int) -> dict[str, float] | None:
 
 
 def global_stats(agents: int) -> dict[str, Any]:
+    """`stats()` with the number of `agents` and averages per agent (None with no agent)."""
     base = stats()
     return {"base_stats": base, "total_agents": agents, "per_agent": _averages(base, agents)}
 
 
 def world_stats(used: UsageSnapshot, agents: int, steps: int) -> dict[str, Any]:
+    """A world's usage `used` as upstream's report: totals and averages.
+
+    Averages per agent, per step and per agent per step (None where the count is zero).
+    """
     base = as_cost_stats(used)
     per_agent = _averages(base, agents)
     return {"base_stats": base, "num_agents": agents, "num_steps": steps,
@@ -89,10 +95,13 @@ class CostStats:
     """Upstream's cost methods on a client (they report the whole process)."""
 
     def get_cost_stats(self) -> dict[str, Any]:
+        """The whole process's usage in upstream's keys (`stats()`), not this client's alone."""
         return stats()
 
     def pretty_print_cost_stats(self) -> None:
+        """Show the whole process's usage (`stats()`) as a table on the console."""
         print_stats("LLM API cost statistics", stats())
 
     def reset_cost_stats(self) -> None:
+        """Zero the process's usage counters (every client's, not only this one's)."""
         reset()

@@ -50,6 +50,10 @@ class SlidingWindow:
         self._changed = threading.Condition()
 
     def reserve(self, units: float) -> list[float]:
+        """Block until `units` fit in the window, record them, and return their entry.
+
+        The entry is the handle `correct` takes.
+        """
         with self._changed:
             while True:
                 now = self._clock()
@@ -97,12 +101,19 @@ class AdaptiveConcurrency:
         self._changed = threading.Condition()
 
     def acquire(self) -> None:
+        """Block until fewer than `limit` calls are in flight, then count one more."""
         with self._changed:
             while self.in_flight >= self.limit:
                 self._changed.wait()
             self.in_flight += 1
 
     def release(self, rate_limited: bool) -> None:
+        """Count one call fewer and adapt `limit`.
+
+        A `rate_limited` call halves it (at most once per `cooldown`, never below 1); any
+        other raises it by one, up to `ceiling` (without a ceiling, back to no limit once it
+        is well above what is in flight).
+        """
         with self._changed:
             self.in_flight -= 1
             now = self._clock()
@@ -172,6 +183,7 @@ class Reservation:
         self._gate, self._tokens = gate, tokens
 
     def used_tokens(self, tokens: int) -> None:
+        """Correct the token-window reservation to the `tokens` really used (if one was made)."""
         if self._tokens is not None and self._gate.tokens is not None:
             self._gate.tokens.correct(self._tokens, tokens)
 
@@ -194,5 +206,6 @@ def shared_gate(max_concurrent: int | None, requests_per_window: int | None,
 
 
 def clear_gates() -> None:
+    """Forget every shared gate: the next `shared_gate` call builds a new one."""
     with _gates_lock:
         _gates.clear()

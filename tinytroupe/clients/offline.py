@@ -131,9 +131,11 @@ class OfflineModel:
 
     def complete(self, messages: list[dict[str, Any]],
                  response_format: dict[str, Any] | None = None) -> str:
-        """Answer a chat-completions request (as JSON text): a population plan or persona
-        for a factory's request, an instance of the requested schema, or an action
-        document for an agent's turn (module doc)."""
+        """Answer a chat-completions request (as JSON text).
+
+        The answer is a population plan or persona for a factory's request, an instance of the
+        requested schema, or an action document for an agent's turn (module doc).
+        """
         generated = offline_personas.answer(messages)
         if generated is not None:
             return generated

@@ -66,12 +66,21 @@ def _people(context: str, number: int, existing: list[str], start: int = 0
 
 
 def plan(request: dict[str, Any]) -> str:
+    """A population plan for `request` as JSON text: ``{"people": [...]}``.
+
+    The plan holds `number` (name, sketch) pairs whose names avoid `existing`.
+    """
     people = _people(str(request.get("context", "")), int(request.get("number", 1)),
                      list(request.get("existing", [])))
     return json.dumps({"people": people}, ensure_ascii=False)
 
 
 def persona(request: dict[str, Any]) -> str:
+    """A persona specification for `request` as JSON text.
+
+    It is built from the request's `sketch` (or, without one, from the next unused name)
+    and its `particularities`.
+    """
     context = str(request.get("context", ""))
     sketch = request.get("sketch") or _people(context, 1, list(request.get("existing", [])))[0]
     name, description = sketch["name"], str(sketch.get("sketch", ""))

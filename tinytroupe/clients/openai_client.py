@@ -208,6 +208,7 @@ class OpenAICompatibleClient(CostStats):
         return response.status, response.headers.get("Retry-After"), b"".join(chunks)
 
     def close(self) -> None:
+        """Close the HTTP connection pool; the client cannot send requests afterwards."""
         self._pool.close()
 
 
@@ -219,9 +220,11 @@ def is_reasoning_model(model: str) -> bool:
 def request_body(model: str, messages: list[dict[str, Any]],
                  response_format: dict[str, Any] | None, sampling: dict[str, Any]
                  ) -> dict[str, Any]:
-    """The chat-completions request: sampling settings that are set and that `model`
-    accepts (a reasoning model gets ``reasoning_effort`` and ``max_completion_tokens``;
-    other models get temperature, top_p, penalties and ``max_tokens``)."""
+    """The chat-completions request: sampling settings that are set and that `model` accepts.
+
+    A reasoning model gets ``reasoning_effort`` and ``max_completion_tokens``; other models
+    get temperature, top_p, penalties and ``max_tokens``.
+    """
     body: dict[str, Any] = {"model": model, "messages": messages}
     reasoning = is_reasoning_model(model)
     for key, value in sampling.items():
@@ -272,8 +275,10 @@ def _completion_from(status: int, retry_after: str | None, body: bytes, url: str
 
 
 def _token_count(value: Any) -> int | None:
-    """A reported token count, or None when it is missing or not a plausible count
-    (negative, fractional, infinite, huge): then the estimate is used."""
+    """A reported token count, or None when it is missing or not a plausible count.
+
+    (Not plausible: negative, fractional, infinite, huge.) With None the estimate is used.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     if not math.isfinite(value) or value < 0 or value > _MAX_REPORTED_TOKENS \
@@ -288,8 +293,10 @@ def _excerpt(body: bytes) -> str:
 
 
 def _retry_after_seconds(value: str | None) -> float | None:
-    """Seconds asked by a Retry-After header (delta-seconds or an HTTP date), or None
-    when absent, unreadable, zero, negative or not finite: then backoff applies."""
+    """Seconds asked by a Retry-After header (delta-seconds or an HTTP date), or None.
+
+    None when absent, unreadable, zero, negative or not finite: then backoff applies.
+    """
     if not value:
         return None
     try:
@@ -304,8 +311,7 @@ def _retry_after_seconds(value: str | None) -> float | None:
 
 
 def _honour_retry_after(backoff: Any, cap: float) -> Any:
-    """A tenacity wait: the server's Retry-After (up to `cap`) when it gave one, else
-    `backoff`."""
+    """A tenacity wait: the server's Retry-After (up to `cap`) when it gave one, else `backoff`."""
 
     def wait(retry_state: tenacity.RetryCallState) -> float:
         exc = retry_state.outcome.exception() if retry_state.outcome else None

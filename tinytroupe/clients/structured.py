@@ -35,8 +35,10 @@ SAMPLING_KEYS = ("temperature", "max_tokens", "top_p", "frequency_penalty",
 
 
 class InvalidAnswer(ValueError):
-    """Raised by a `parse` function: the answer is unusable; the message says why (it is
-    shown to the model when asking again)."""
+    """Raised by a `parse` function: the answer is unusable.
+
+    The message says why (it is shown to the model when asking again).
+    """
 
 
 def response_format(schema_name: str, schema: dict[str, Any]) -> dict[str, Any] | None:
@@ -64,8 +66,10 @@ def sampling(**overrides: Any) -> dict[str, Any]:
 
 
 def parse_json(text: str) -> Any:
-    """The JSON document in a model answer (a Markdown code fence around it is fine),
-    cleaned of lone surrogates; raises `InvalidAnswer`."""
+    """The JSON document in a model answer (a Markdown code fence around it is fine).
+
+    Cleaned of lone surrogates; raises `InvalidAnswer`.
+    """
     stripped = text.strip()
     if stripped.startswith("```"):
         stripped = stripped.strip("`")

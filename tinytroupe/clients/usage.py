@@ -30,10 +30,15 @@ class UsageSnapshot:
         return UsageSnapshot(**{k: v - getattr(earlier, k) for k, v in asdict(self).items()})
 
     def add(self, deltas: dict[str, float]) -> None:
+        """Add `deltas` (counter name to amount) to these counters.
+
+        An unknown counter name raises AttributeError.
+        """
         for name, delta in deltas.items():
             setattr(self, name, getattr(self, name) + delta)
 
     def as_dict(self) -> dict[str, float]:
+        """The counters as a new dict of counter name to value."""
         return asdict(self)
 
 
@@ -46,17 +51,20 @@ class UsageCounters:
     _by_user: dict[str, UsageSnapshot] = field(default_factory=dict)
 
     def add(self, user: str | None = None, **deltas: float) -> None:
+        """Add `deltas` (counter name to amount) to the total and, with a `user`, to theirs."""
         with self._lock:
             self._total.add(deltas)
             if user:
                 self._by_user.setdefault(user, UsageSnapshot()).add(deltas)
 
     def snapshot(self, user: str | None = None) -> UsageSnapshot:
+        """A copy of the total counters, or of `user`'s (all zero for an unknown user)."""
         with self._lock:
             source = self._total if user is None else self._by_user.get(user, UsageSnapshot())
             return UsageSnapshot(**asdict(source))
 
     def reset(self) -> None:
+        """Zero the total and forget every user's counters."""
         with self._lock:
             self._total = UsageSnapshot()
             self._by_user = {}

@@ -33,6 +33,7 @@ from tinytroupe.environment.checkpoint import (
     read_world_checkpoint,
     write_checkpoint,
 )
+from tinytroupe.environment.local_agents import LocalAgents
 from tinytroupe.sanitize import utf8
 from tinytroupe.unsupported import warn_unsupported
 
@@ -78,6 +79,11 @@ class BaseWorld:
         self.steps_done = 0
         self._random = random.Random(seed)
         self._running = threading.Lock()  # one run() at a time
+        try:
+            self._agents = self._placement()  # where the agents live (and act)
+        except BaseException:
+            self._forget()
+            raise
         self._stops = 0  # _stop_run() calls: a run() in flight ends after its step
         self.add_agents(agents or [])
 
@@ -96,28 +102,36 @@ class BaseWorld:
     # --- agents ---------------------------------------------------------------------
 
     def add_agent(self, agent: TinyPerson) -> BaseWorld:
-        """Add `agent`; an agent belongs to one world at a time (ValueError otherwise)."""
-        if agent.name in self.name_to_agent:
-            raise ValueError(f"Agent names must be unique, but {agent.name!r} is already "
-                             f"in the environment {self.name!r}.")
-        other = agent.environment
-        if other is not None and other is not self and not getattr(other, "closed", False):
-            raise ValueError(f"Agent {agent.name!r} already belongs to the world "
-                             f"{other.name!r}; remove it there first "
-                             f"(world.remove_agent(agent)) or close that world.")
-        self.agents.append(agent)
-        self.name_to_agent[agent.name] = agent
-        agent.environment = self
-        agent._set_datetime(self.current_datetime)
-        return self
+        """Add `agent` (see `add_agents`); returns the world."""
+        return self.add_agents([agent])
 
     def add_agents(self, agents: list[TinyPerson]) -> BaseWorld:
+        """Add `agents`; returns the world.
+
+        Raises ValueError, adding none of them, if a name is already in the world (or
+        twice in `agents`), or an agent belongs to another open world.
+        """
+        names = [agent.name for agent in agents]
         for agent in agents:
-            self.add_agent(agent)
+            if agent.name in self.name_to_agent or names.count(agent.name) > 1:
+                raise ValueError(f"Agent names must be unique, but {agent.name!r} is "
+                                 f"already in the environment {self.name!r}.")
+            other = agent.environment
+            if other is not None and other is not self and not getattr(other, "closed", False):
+                raise ValueError(f"Agent {agent.name!r} already belongs to the world "
+                                 f"{other.name!r}; remove it there first "
+                                 f"(world.remove_agent(agent)) or close that world.")
+        for agent in self._agents.place(agents):
+            self.agents.append(agent)
+            self.name_to_agent[agent.name] = agent
+            agent.environment = self
+            agent._set_datetime(self.current_datetime)
         return self
 
     def remove_agent(self, agent: TinyPerson) -> BaseWorld:
+        """Remove `agent` (no error if it is not here); returns the world."""
         if self.name_to_agent.pop(agent.name, None) is not None:
+            self._agents.remove(agent.name)
             self.agents.remove(agent)
             agent.environment = None
         return self
@@ -131,8 +145,8 @@ class BaseWorld:
         return self.name_to_agent.get(name)
 
     def make_everyone_accessible(self) -> None:
-        for agent in self.agents:
-            agent.make_agents_accessible([a for a in self.agents if a is not agent])
+        """Make every agent of the world able to reach every other one."""
+        self._agents.everyone_accessible(self.agents)
 
     def add_intervention(self, intervention: Any) -> BaseWorld:
         """Add an object with `check_precondition()` and `apply_effect()`, run each step."""
@@ -247,7 +261,8 @@ class BaseWorld:
         """Unregister this world and the agents it holds (a failed restore)."""
         for agent in list(self.agents):
             self.remove_agent(agent)
-            agent.unregister()
+            if isinstance(agent, TinyPerson):
+                agent.unregister()
         with BaseWorld._registry_lock:
             if BaseWorld.all_environments.get(self.name) is self:
                 del BaseWorld.all_environments[self.name]
@@ -285,7 +300,7 @@ class BaseWorld:
         order = self._begin_step(timedelta_per_step, randomize_agents_order)
         results: dict[str, list[dict]] = {}
         for agent in order:
-            if not self._may_act(agent):
+            if not self._agents.may_act(agent.name):  # busy from a timed-out turn
                 continue
             agent.act()
             actions = agent.pop_latest_actions()
@@ -308,12 +323,12 @@ class BaseWorld:
             self._random.shuffle(order)
         return order
 
+    def _placement(self) -> LocalAgents:
+        """Where this world's agents live: here, in this process."""
+        return LocalAgents()
+
     def _before_step(self) -> None:
         """What a kind of world does before every step, in either mode (here: nothing)."""
-
-    def _may_act(self, agent: TinyPerson) -> bool:
-        """Whether `agent` takes its turn in this step (the base world: always)."""
-        return True
 
     def _rewind_clock(self, value: datetime) -> None:
         self.current_datetime = value
@@ -429,7 +444,7 @@ class BaseWorld:
         }
 
     def _agent_states(self) -> list[dict[str, Any]]:
-        return [agent.encode_complete_state() for agent in self.agents]
+        return self._agents.states(self.agents)
 
     def decode_complete_state(self, state: dict[str, Any]) -> BaseWorld:
         """Restore from `encode_complete_state`; agents are matched (or created) by name."""
@@ -445,21 +460,14 @@ class BaseWorld:
         return self
 
     def _restore_agents(self, states: list[dict[str, Any]]) -> None:
-        """Add agents in the given states (matched, or created, by name)."""
-        created: list[TinyPerson] = []
+        """Add agents in the given saved states (matched, or created, by name)."""
+        agents = self._agents.restore(states)
         try:
-            agents = []
-            for agent_state in states:
-                agent = TinyPerson.all_agents.get(agent_state["name"])
-                if agent is None:
-                    agent = TinyPerson(agent_state["name"])
-                    created.append(agent)
-                agents.append(agent.decode_complete_state(agent_state))
             self.add_agents(agents)
         except BaseException:
-            for agent in created:  # nothing of a failed restore stays registered
-                self.remove_agent(agent)
-                agent.unregister()
+            for agent in agents:  # nothing of a failed restore stays registered
+                if isinstance(agent, TinyPerson):
+                    agent.unregister()
             raise
 
 

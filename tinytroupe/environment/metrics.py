@@ -12,6 +12,7 @@ Definitions (see docs/parallel-execution.md):
 
 from __future__ import annotations
 
+import logging
 import statistics
 import threading
 from collections import deque
@@ -19,7 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from tinytroupe.clients.usage import UsageSnapshot
+from tinytroupe.environment.outcome import AgentFailure, BatchOutcome
 
+logger = logging.getLogger("tinytroupe")
+
+#: Recent failures kept per world (or factory).
+FAILURES_KEPT = 100
 #: Step wall times kept for the percentile summary (the mean and max cover all steps).
 _WALL_WINDOW = 1000
 #: Per-step LLM usage entries kept (`step_usage()`).
@@ -112,8 +118,7 @@ class ParallelMetrics:
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            walls = sorted(self._walls)
-            window = len(walls)
+            walls = list(self._walls)
             return {
                 "total_parallel_steps": self._parallel_steps,
                 "total_sequential_steps": self._sequential_steps,
@@ -130,7 +135,7 @@ class ParallelMetrics:
                     "count": self._wall_count,
                     "mean": self._wall_sum / self._wall_count if self._wall_count else None,
                     "p50": statistics.median(walls) if walls else None,
-                    "p95": walls[min(window - 1, int(0.95 * window))] if walls else None,
+                    "p95": _p95(walls),
                     "max": self._wall_max if self._wall_count else None,
                 },
                 "llm_calls": self._llm.requests,
@@ -144,3 +149,52 @@ class ParallelMetrics:
                 "completion_tokens": self._llm.completion_tokens,
                 "estimated_cost": self._cost,
             }
+
+
+def _p95(values: list[float]) -> float | None:
+    if len(values) < 2:
+        return values[0] if values else None
+    return statistics.quantiles(values, n=20, method="inclusive")[18]
+
+
+class Accounting:
+    """Where every batch's outcome is counted: metrics, failure records, log lines.
+
+    Whatever ran the batch (threads, Ray actors, a factory), `account` is the one
+    place that turns its `BatchOutcome` into what users read: `metrics`, `failures`
+    (one record per error and one "StepTimeout" record per timed-out turn, the last
+    100) and one log line per failure (with its traceback when known).
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.metrics = ParallelMetrics()
+        self.failures: deque[AgentFailure] = deque(maxlen=FAILURES_KEPT)
+
+    def account(self, outcome: BatchOutcome, step: int) -> None:
+        """Count the batch of `step` (module doc)."""
+        for failure in outcome.failures:
+            detail = outcome.tracebacks.get(failure.agent)
+            logger.error("%s: %s failed in step %d: %s", self.name, failure.agent, step,
+                         detail or f"{failure.error_type}: {failure.message}")
+            self.failures.append(failure)
+        for key in outcome.timed_out:
+            logger.warning("%s: %s did not finish within %s s; its result is discarded",
+                           self.name, key, outcome.timeout)
+            self.failures.append(AgentFailure.of(
+                step, key, "StepTimeout", f"did not finish within {outcome.timeout} s"))
+        self.metrics.record_parallel_step(StepRecord(
+            wall_seconds=outcome.wall_seconds, agent_seconds=outcome.agent_seconds,
+            agents_completed=len(outcome.results), errors=len(outcome.failures),
+            timeouts=len(outcome.timed_out), skipped_busy=len(outcome.skipped_busy),
+            cancelled=len(outcome.cancelled)))
+
+    def record_failure(self, failure: AgentFailure) -> None:
+        """Keep a failure that happened outside a batch (a factory's plan, say)."""
+        logger.error("%s: %s failed: %s: %s", self.name, failure.agent, failure.error_type,
+                     failure.message)
+        self.failures.append(failure)
+
+    def failure_records(self) -> list[dict[str, Any]]:
+        """The most recent failures as dicts (step, agent, error_type, message)."""
+        return [f.as_dict() for f in self.failures]

@@ -29,16 +29,18 @@ import time
 import uuid
 from typing import Any
 
+from tinytroupe.agent import TinyPerson
+from tinytroupe.agent.tiny_person import AgentRef
 from tinytroupe.config import ConfigError, config_manager
-from tinytroupe.environment.parallel import AgentFailure, BatchOutcome
-from tinytroupe.environment.ray_shard import AgentShard
+from tinytroupe.environment.local_agents import LocalAgents
+from tinytroupe.environment.outcome import AgentFailure, BatchOutcome
+from tinytroupe.environment.parallel import wait_in_slices
+from tinytroupe.environment.ray_shard import MEMORY_READABLE, AgentShard
 
 logger = logging.getLogger("tinytroupe")
 
 #: Seconds the driver waits beyond the step timeout for actors to answer.
 _GRACE = 5.0
-#: How often the waiting driver wakes up, so Ctrl-C is seen promptly.
-_WAIT_SLICE = 0.25
 
 
 def import_ray() -> Any:
@@ -52,56 +54,39 @@ def import_ray() -> Any:
 
 
 class RemoteMemory:
-    """An agent's episodic memory, read from its actor."""
+    """An agent's episodic memory, read from its actor (the readers in MEMORY_READABLE)."""
 
     def __init__(self, agent: RemoteAgent) -> None:
         self._agent = agent
 
-    def _read(self, which: str, *args: Any) -> Any:
-        return self._agent._backend.fetch(self._agent, "memory", which, args)
+    def __getattr__(self, which: str) -> Any:
+        if which not in MEMORY_READABLE:
+            raise AttributeError(f"a remote agent's memory has no {which!r}")
+        return lambda *args: self._agent.backend.fetch(self._agent, "memory", which, args)
 
-    def retrieve_all(self) -> list[dict[str, Any]]:
-        return self._read("retrieve_all")
-
-    def retrieve_recent(self) -> list[dict[str, Any]]:
-        return self._read("retrieve_recent")
-
-    def retrieve_first(self, n: int) -> list[dict[str, Any]]:
-        return self._read("retrieve_first", n)
-
-    def retrieve_last(self, n: int) -> list[dict[str, Any]]:
-        return self._read("retrieve_last", n)
-
-    def count(self) -> int:
-        return self._read("count")
-
-    __len__ = count
+    def __len__(self) -> int:
+        return self.count()
 
 
-class RemoteAgent:
-    """The driver's handle on an agent living in a Ray actor (module doc)."""
+class RemoteAgent(AgentRef):
+    """The driver's handle on an agent living in a Ray actor (module doc); equal to any
+    agent of its name."""
 
     def __init__(self, name: str, backend: RayBackend) -> None:
-        self.name = name
+        super().__init__(name)
         self.environment: Any = None
-        self._backend = backend
+        self.backend = backend
         self._last_actions: list[dict[str, str]] = []
 
     def __repr__(self) -> str:
         return f"RemoteAgent(name={self.name!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return getattr(other, "name", None) == self.name
-
-    def __hash__(self) -> int:
-        return hash(self.name)
 
     @property
     def episodic_memory(self) -> RemoteMemory:
         return RemoteMemory(self)
 
     def _queue(self, method: str, *args: Any) -> RemoteAgent:
-        self._backend.queue(self, method, args)
+        self.backend.queue(self, method, args)
         return self
 
     def listen(self, speech: str, source: Any = None) -> RemoteAgent:
@@ -142,21 +127,21 @@ class RemoteAgent:
         self._queue("make_all_agents_inaccessible")
 
     def get(self, key: str) -> Any:
-        return self._backend.fetch(self, "read", "get", (key,))
+        return self.backend.fetch(self, "read", "get", (key,))
 
     def minibio(self, extended: bool = True, requirements: str | None = None) -> str:
-        return self._backend.fetch(self, "read", "minibio", (extended, requirements))
+        return self.backend.fetch(self, "read", "minibio", (extended, requirements))
 
     def action_contents(self, actions: list[dict[str, str]]) -> list[dict[str, Any]]:
         """`actions` in upstream's return shape (the cognitive state stays on the actor)."""
         return [{"action": dict(action), "cognitive_state": {}} for action in actions]
 
     def encode_complete_state(self) -> dict[str, Any]:
-        return self._backend.fetch(self, "read", "encode_complete_state", ())
+        return self.backend.fetch(self, "read", "encode_complete_state", ())
 
     def act(self, return_actions: bool = False, **_ignored: Any) -> list[dict] | None:
         """A turn of this agent alone (the sequential step), on its actor."""
-        outcome = self._backend.run_turns([self], step=0)
+        outcome = self.backend.run_turns([self], step=0)
         if outcome.failures:
             failure = outcome.failures[0]
             raise RuntimeError(f"{self.name}: {failure.error_type}: {failure.message}")
@@ -168,8 +153,12 @@ class RemoteAgent:
         return actions
 
 
-class RayBackend:
-    """Places a world's agents on Ray actors and runs their turns there."""
+class RayBackend(LocalAgents):
+    """Places a world's agents on Ray actors and runs their turns there.
+
+    The same interface as `ThreadBackend` (place, restore, states, remove,
+    everyone_accessible, run_turns, after_step, may_act, close).
+    """
 
     def __init__(self, world_name: str) -> None:
         self.ray = import_ray()
@@ -189,9 +178,20 @@ class RayBackend:
 
     # --- placement ------------------------------------------------------------------
 
-    def place(self, states: list[dict[str, Any]]) -> list[RemoteAgent]:
-        """Move agents (their complete states) onto actors; an agent already placed is
+    def place(self, agents: list[Any]) -> list[Any]:
+        """Move local agents onto actors (their local objects are retired); handles of
+        agents already placed pass through. Returns the handles."""
+        local = [a for a in agents if isinstance(a, TinyPerson)]
+        handles = iter(self.restore([a.encode_complete_state() for a in local]))
+        for agent in local:
+            agent.retire(self.world_name)
+        return [next(handles) if isinstance(a, TinyPerson) else a for a in agents]
+
+    def restore(self, states: list[dict[str, Any]]) -> list[Any]:
+        """Load agents in these complete states onto actors; an agent already placed is
         replaced in place. Returns their handles."""
+        if not states:
+            return []
         by_shard: dict[int, list[dict]] = {}
         for state in states:
             index = self._shard_of.get(state["name"])
@@ -222,7 +222,9 @@ class RayBackend:
         self._pending.setdefault(self._shard_of[agent.name], []).append(
             (agent.name, method, args))
 
-    def everyone_accessible(self, names: list[str]) -> None:
+    def everyone_accessible(self, agents: list[Any]) -> None:
+        """Every agent can reach every other one (one call per actor)."""
+        names = [agent.name for agent in agents]
         self.flush()
         refs = {}
         for index, shard in enumerate(self._shards):
@@ -253,8 +255,12 @@ class RayBackend:
             self._replace(index, exc)
             return read(index)
 
-    def all_states(self, names: list[str]) -> list[dict[str, Any]]:
+    def states(self, agents: list[Any]) -> list[dict[str, Any]]:
         """The current state of these agents, read in one call per actor."""
+        return self.all_states([agent.name for agent in agents])
+
+    def all_states(self, names: list[str]) -> list[dict[str, Any]]:
+        """The current state of the agents named, read in one call per actor."""
         self.flush()
         refs = {i: shard.states.remote() for i, shard in enumerate(self._shards)}
         found = {state["name"]: state
@@ -270,8 +276,21 @@ class RayBackend:
 
     # --- steps ----------------------------------------------------------------------
 
-    def run_turns(self, agents: list[Any], step: int) -> BatchOutcome:
-        """Every actor acts its share of `agents` at once; results in `agents`' order."""
+    def after_step(self, steps_done: int) -> None:
+        """Send the step's deliveries; every RAY_SNAPSHOT_EVERY steps, copy the agents'
+        state here (what a replacement actor is loaded with)."""
+        self.flush()
+        every = config_manager.get("ray_snapshot_every")
+        if every and steps_done % every == 0:
+            self.snapshot()
+
+    def run_turns(self, agents: list[Any], step: int, on_turn_done: Any = None
+                  ) -> BatchOutcome:
+        """Every actor acts its share of `agents` at once; results in `agents`' order.
+
+        `on_turn_done` is called once per agent when its actor has answered.
+        """
+        start = time.perf_counter()
         self.flush()
         config = config_manager.as_dict()
         names_by_shard: dict[int, list[str]] = {}
@@ -288,7 +307,7 @@ class RayBackend:
             self.ray.wait(abandoned, num_returns=len(abandoned), timeout=_GRACE)
             raise
         answers: dict[str, dict] = {}
-        outcome = BatchOutcome()
+        outcome = BatchOutcome(timeout=config_manager.get("parallel_execution_timeout"))
         for index, ref in refs.items():
             try:
                 if ref not in ready:
@@ -302,20 +321,30 @@ class RayBackend:
                 continue
             outcome.timed_out += answer["timed_out"]
             outcome.skipped_busy += answer["skipped_busy"]
+            outcome.cancelled += answer["cancelled"]
             outcome.failures += [AgentFailure(**f) for f in answer["failures"]]
+            outcome.tracebacks.update(answer["tracebacks"])
             outcome.agent_seconds += answer["agent_seconds"]
             answers.update(answer["results"])
+            for _name in names_by_shard[index] if on_turn_done is not None else ():
+                on_turn_done()
         outcome.results = {a.name: answers[a.name] for a in agents if a.name in answers}
+        if config_manager.get("collect_parallel_metrics"):
+            outcome.wall_seconds = time.perf_counter() - start
         return outcome
 
     def _wait(self, refs: list[Any], timeout: float) -> list[Any]:
-        """`ray.wait` for all `refs`, in short slices so that Ctrl-C is seen promptly."""
-        deadline = time.perf_counter() + timeout
+        """`ray.wait` for all `refs` until `timeout`; the ones that answered."""
         ready: list[Any] = []
-        while refs and (remaining := deadline - time.perf_counter()) > 0:
-            done, refs = self.ray.wait(refs, num_returns=len(refs),
-                                       timeout=min(_WAIT_SLICE, remaining))
-            ready += done
+
+        def wait(seconds: float) -> bool:
+            nonlocal refs
+            if refs:
+                done, refs = self.ray.wait(refs, num_returns=len(refs), timeout=seconds)
+                ready.extend(done)
+            return not refs
+
+        wait_in_slices(wait, time.perf_counter() + timeout)
         return ready
 
     # --- failures -------------------------------------------------------------------

@@ -24,6 +24,9 @@ DELIVERABLE = frozenset({"listen", "see", "think", "internalize_goal", "socializ
                          "make_agent_inaccessible", "make_all_agents_inaccessible"})
 #: What the driver may read from an agent.
 READABLE = frozenset({"encode_complete_state", "minibio", "get"})
+#: What the driver may read from an agent's memory.
+MEMORY_READABLE = frozenset({"retrieve", "retrieve_all", "retrieve_recent", "retrieve_first",
+                             "retrieve_last", "get_current_episode", "count"})
 
 
 class AgentShard:
@@ -60,8 +63,9 @@ class AgentShard:
             ended.set()
         return {"results": outcome.results,
                 "failures": [f.as_dict() for f in outcome.failures],
-                "timed_out": outcome.timed_out, "skipped_busy": outcome.skipped_busy,
-                "agent_seconds": sum(t.seconds for t in turns.values())}
+                "tracebacks": outcome.tracebacks, "timed_out": outcome.timed_out,
+                "skipped_busy": outcome.skipped_busy, "cancelled": outcome.cancelled,
+                "agent_seconds": outcome.agent_seconds}
 
     def abandon(self, token: Any) -> None:
         """The driver gave up on the `act` call with `token` (Ctrl-C). Returns once that
@@ -74,8 +78,9 @@ class AgentShard:
 
     def unload(self, names: list[str]) -> None:
         for name in names:
-            self.agents.pop(name, None)
-            TinyPerson.all_agents.pop(name, None)
+            agent = self.agents.pop(name, None)
+            if agent is not None:
+                agent.unregister()
 
     def deliver(self, calls: list[tuple[str, str, tuple]]) -> int:
         """Apply `(agent, method, args)` calls in order; names stand for agents."""
@@ -100,8 +105,7 @@ class AgentShard:
         return getattr(self.agents[name], method)(*args)
 
     def memory(self, name: str, which: str, args: tuple = ()) -> Any:
-        if which not in ("retrieve_all", "retrieve_recent", "retrieve_first",
-                         "retrieve_last", "count"):
+        if which not in MEMORY_READABLE:
             raise ValueError(f"{self.name}: memory has no {which!r}")
         return getattr(self.agents[name].episodic_memory, which)(*args)
 

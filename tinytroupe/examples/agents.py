@@ -84,8 +84,10 @@ def create_oscar_the_architect_2() -> TinyPerson:
 # --- Lisa, the data scientist -------------------------------------------------------
 
 def create_lisa_the_data_scientist() -> TinyPerson:
-    """Lisa Carter, a 31-year-old Australian data scientist at an energy retailer
-    (from Lisa.agent.json)."""
+    """Lisa Carter, a 31-year-old Australian data scientist at an energy retailer.
+
+    (From Lisa.agent.json.)
+    """
     return TinyPerson.load_specification(load_example_agent_specification("Lisa"))
 
 
@@ -189,8 +191,10 @@ def create_marcos_the_physician_2() -> TinyPerson:
 # --- Lila, the linguist -------------------------------------------------------------
 
 def create_lila_the_linguist() -> TinyPerson:
-    """Lila, a 38-year-old Dutch linguist running a plain-language consultancy
-    (from Lila.agent.json)."""
+    """Lila, a 38-year-old Dutch linguist running a plain-language consultancy.
+
+    (From Lila.agent.json.)
+    """
     return TinyPerson.load_specification(load_example_agent_specification("Lila"))
 
 

@@ -28,7 +28,9 @@ from tinytroupe.agent import PersonaSpecError, TinyPerson
 from tinytroupe.agent.persona import read_specification
 from tinytroupe.clients.structured import InvalidAnswer, ask_structured, parse_json
 from tinytroupe.config import config_defaults
-from tinytroupe.environment.parallel import AgentFailure, ParallelRunner, Task
+from tinytroupe.environment.metrics import Accounting
+from tinytroupe.environment.outcome import AgentFailure
+from tinytroupe.environment.parallel import ParallelRunner, Task
 from tinytroupe.unsupported import warn_unsupported
 
 logger = logging.getLogger("tinytroupe")
@@ -56,10 +58,12 @@ class TinyPersonFactory:
             TinyPersonFactory.all_factories[self.name] = self
         self.generated: list[TinyPerson] = []
         self._runner = ParallelRunner(self.name)
+        self._accounting = Accounting(self.name)
         self._batches = 0
 
     @classmethod
     def clear_factories(cls) -> None:
+        """Close every factory's workers and forget all factories."""
         with cls._registry_lock:
             for factory in cls.all_factories.values():
                 factory._runner.close()
@@ -79,8 +83,10 @@ class TinyPersonFactory:
     @config_defaults(parallelize="parallel_agent_generation")
     def generate_people(self, number_of_people: int, agent_particularities: str | None = None,
                         parallelize: bool | None = None, **unsupported: Any) -> list[TinyPerson]:
-        """`number_of_people` new people, in request order; failures are left out and
-        recorded (`get_failures()`), so fewer may come back."""
+        """`number_of_people` new people, in request order.
+
+        Failures are left out and recorded (`get_failures()`), so fewer may come back.
+        """
         warn_unsupported("TinyPersonFactory.generate_people", unsupported)
         if number_of_people < 0:
             raise ValueError(f"number_of_people must be >= 0, got {number_of_people}")
@@ -90,16 +96,15 @@ class TinyPersonFactory:
                 try:
                     people.append(self.generate_person(agent_particularities))
                 except PersonGenerationError as exc:
-                    self._runner.failures.append(AgentFailure.of(
+                    self._accounting.record_failure(AgentFailure.of(
                         self._batches, "person", type(exc.__cause__).__name__, str(exc)))
-                    logger.error("%s", exc)
             return people
         self._batches += 1
         batch = self._batches
         try:
             sketches = self._plan(number_of_people, agent_particularities)
         except Exception as exc:
-            self._runner.failures.append(AgentFailure.of(batch, "plan", exc))
+            self._accounting.record_failure(AgentFailure.of(batch, "plan", exc))
             raise PersonGenerationError(f"{self.name}: could not plan {number_of_people} "
                                         f"people: {exc}") from exc
         # keys unique per batch: a person still busy from an earlier, timed-out batch
@@ -108,15 +113,16 @@ class TinyPersonFactory:
                      agent_particularities, s, key=f"person-{i}"))
                  for i, sketch in enumerate(sketches)}
         outcome = self._runner.run(tasks, step=batch)
+        self._accounting.account(outcome, batch)
         return [self._admit(spec) for spec in outcome.results.values()]
 
     def get_parallel_metrics(self) -> dict[str, Any]:
         """The parallel-execution metrics of this factory's batches (as a world's)."""
-        return self._runner.metrics.snapshot()
+        return self._accounting.metrics.snapshot()
 
     def get_failures(self) -> list[dict[str, Any]]:
         """Recent failed or timed-out person generations (step = batch number)."""
-        return [f.as_dict() for f in self._runner.failures]
+        return self._accounting.failure_records()
 
     # --- model calls ----------------------------------------------------------------
 
@@ -147,8 +153,10 @@ class TinyPersonFactory:
 
     def _ask(self, prompt: str, schema: type[BaseModel], key: str,
              check: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
-        """One model answer that passes `check` (the structured-output helper asks again
-        while it does not)."""
+        """One model answer that passes `check`.
+
+        (The structured-output helper asks again while it does not.)
+        """
         messages = [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": prompt}]
 
         def parse(text: str) -> dict[str, Any]:

@@ -7,10 +7,12 @@ from typing import Any
 
 
 def talks_sent(results: list[dict[str, list[dict[str, str]]]], names: set[str]) -> Counter:
-    """(source, recipient, content) of every delivery the TALKs that
-    `run(return_actions=True)` returned call for, by the routing contract: a TALK to
-    one of `names` reaches that agent (never its own source); a TALK to no known
-    target is broadcast to every agent of `names` but its source."""
+    """(source, recipient, content) of every delivery the TALKs in `results` call for.
+
+    `results` is what `run(return_actions=True)` returned. By the routing contract: a TALK
+    to one of `names` reaches that agent (never its own source); a TALK to no known target
+    is broadcast to every agent of `names` but its source.
+    """
     sent: Counter = Counter()
     for step in results:
         for source, actions in step.items():

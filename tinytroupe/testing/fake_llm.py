@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import math
 import signal
@@ -204,10 +205,8 @@ class FakeLLMApp:
         """Sleep `seconds`, or less if the server is stopping."""
         assert self._stopping is not None
         if not self._stopping.is_set():
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), seconds)
-            except asyncio.TimeoutError:
-                pass
 
     async def _get_stats(self, request: web.Request) -> web.Response:
         wanted = request.query.get("timestamps", "") not in ("", "0", "false")
@@ -296,10 +295,8 @@ class FakeLLMServer(ServerAddress):
         if thread is None or not thread.is_alive():
             return
         if loop is not None and event is not None:
-            try:
+            with contextlib.suppress(RuntimeError):  # the loop has already closed
                 loop.call_soon_threadsafe(event.set)
-            except RuntimeError:
-                pass  # the loop has already closed
         thread.join(timeout)
 
     def stats(self, timestamps: bool = False) -> dict[str, Any]:

@@ -156,8 +156,10 @@ class FaultPolicy:
         return None
 
     def over_quota(self) -> float | None:
-        """With a `rate_limit`: None and the request is admitted, or the seconds until
-        the window frees up (the request is refused and not counted)."""
+        """None when the request is admitted, else the seconds until the window frees up.
+
+        Only a `rate_limit` refuses requests; a refused request is not counted.
+        """
         if self._plan.rate_limit is None:
             return None
         limit, window = self._plan.rate_limit

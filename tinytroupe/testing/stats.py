@@ -28,12 +28,15 @@ class RequestStats:
         self.reset()
 
     def reset(self) -> None:
-        """Zero every counter. Requests still in flight stay counted as in flight, and
-        max in-flight restarts from that number (0 when the server is idle)."""
+        """Zero every counter.
+
+        Requests still in flight stay counted as in flight, and max in-flight restarts from
+        that number (0 when the server is idle).
+        """
         with self._lock:
             self._total = 0
             self._max_in_flight = self._in_flight
-            self._outcomes = Counter({outcome: 0 for outcome in OUTCOMES})
+            self._outcomes = Counter(dict.fromkeys(OUTCOMES, 0))
             self._agents: Counter[str] = Counter()
             self._timestamps.clear()
 

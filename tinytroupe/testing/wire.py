@@ -12,11 +12,16 @@ from aiohttp import web
 
 
 def tokens(chars: int) -> int:
+    """The tokens the fake server counts for `chars` characters (one per 4, rounded up)."""
     return math.ceil(chars / 4)
 
 
 def error_response(status: int, message: str, kind: str, headers: dict[str, str] | None = None
            ) -> web.Response:
+    """An OpenAI-style error response with `status` and `headers`.
+
+    Its body is ``{"error": {message, type, code}}``, with `kind` as both type and code.
+    """
     body = {"error": {"message": message, "type": kind, "code": kind}}
     return web.json_response(body, status=status, headers=headers)
 

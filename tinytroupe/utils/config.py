@@ -93,8 +93,11 @@ def _sections(config: Any) -> list[tuple[str, list[tuple[str, Any]]]]:
 
 
 def pretty_print_config(config: Any) -> None:
-    """Print `config` (a ConfigParser such as `read_config_file` returns, a mapping of
-    sections, or a flat mapping of keys) as ``[Section]`` and ``key = value`` lines."""
+    """Print `config` as ``[Section]`` and ``key = value`` lines.
+
+    `config` is a ConfigParser such as `read_config_file` returns, a mapping of sections,
+    or a flat mapping of keys.
+    """
     print()
     print("=================================")
     print("Current TinyTroupe configuration ")
@@ -113,9 +116,9 @@ def _level_name(level: Any) -> Any:
 
 
 def start_logger(config: configparser.ConfigParser | None = None) -> logging.Logger:
-    """Give the ``tinytroupe`` logger the level of ``[Logging] loglevel`` in `config`
-    (default: `read_config_file`) and a console handler (stderr, upstream's format).
+    """Give the ``tinytroupe`` logger a level and a console handler (stderr, upstream's format).
 
+    The level is that of ``[Logging] loglevel`` in `config` (default: `read_config_file`).
     Calling it again replaces the handler it added before; other handlers, other
     loggers and propagation are left alone. The level goes through
     ``config_manager.set("loglevel", ...)`` (an invalid one raises `ConfigError`).
@@ -143,8 +146,11 @@ def start_logger(config: configparser.ConfigParser | None = None) -> logging.Log
 
 
 def set_loglevel(log_level: str | int) -> None:
-    """Set the level of the ``tinytroupe`` logger (a name such as ``"DEBUG"`` or a
-    standard `logging` number), through ``config_manager.set("loglevel", ...)``."""
+    """Set the level of the ``tinytroupe`` logger.
+
+    `level` is a name such as ``"DEBUG"`` or a standard `logging` number; it is set through
+    ``config_manager.set("loglevel", ...)``.
+    """
     level = _level_name(log_level)
     config_manager.set("loglevel", level.strip().upper() if isinstance(level, str) else level)
 

@@ -46,7 +46,7 @@ def _outermost(text: str) -> str | None:
 
 
 def _fix_escapes(text: str) -> str:
-    """Drop the backslash of escapes JSON does not know (``\\'``, ``\\,``, ``\\_``...)."""
+    r"""Drop the backslash of escapes JSON does not know (``\'``, ``\,``, ``\_``...)."""
     return _ESCAPE.sub(lambda m: m.group(0) if m.group(1) in _VALID_ESCAPES else m.group(1),
                        text)
 
@@ -86,11 +86,11 @@ def _parse(candidate: str) -> Any:
 
 
 def extract_json(text: Any) -> Any:
-    """The JSON object or array in a model answer, or ``{}`` if there is none.
+    r"""The JSON object or array in a model answer, or ``{}`` if there is none.
 
     Tolerates what models wrap around JSON: prose before the first ``{``/``[`` and
     after the last ``}``/``]``, Markdown code fences, raw newlines inside strings,
-    invalid escapes such as ``\\'``, and Python-style single quotes / True / None.
+    invalid escapes such as ``\'``, and Python-style single quotes / True / None.
     Lone surrogates become U+FFFD. Input nested deeper than
     `tinytroupe.sanitize.MAX_DEPTH` gives ``{}``; this function never raises for
     any input (no RecursionError either). A dict or list argument is returned as is
@@ -132,7 +132,9 @@ def extract_json(text: Any) -> Any:
 
 def remove_duplicates(lst: Iterable[T]) -> list[T]:
     """A new list of `lst`'s items without repeats (by equality), in first-seen order.
-    Unhashable items (dicts, lists) are fine."""
+
+    Unhashable items (dicts, lists) are fine.
+    """
     seen_hashable: set[Any] = set()
     seen_other: list[Any] = []
     result: list[T] = []

@@ -60,9 +60,11 @@ def first_non_none(*args: Any) -> Any:
 def repeat_on_error(retries: int,
                     exceptions: type[BaseException] | Iterable[type[BaseException]]
                     ) -> Callable[[F], F]:
-    """Decorator: call the function up to `retries` times (at least once) while it
-    raises one of `exceptions`; the last such exception propagates. Other exceptions
-    propagate at once."""
+    """Decorator: call the function up to `retries` times while it raises one of `exceptions`.
+
+    It is called at least once; the last such exception propagates. Other exceptions
+    propagate at once.
+    """
     if isinstance(exceptions, type):
         catch: tuple[type[BaseException], ...] = (exceptions,)
     else:

@@ -56,9 +56,11 @@ def inject_html_css_style_prefix(html: str, style_prefix_attributes: str) -> str
 
 
 def extract_code_block(text: str) -> str:
-    """The part of `text` from the first triple backtick to the last one, fences
-    included (as TinyTroupe returns it). Text without a fence comes back whole; an
-    unterminated fence runs to the end of the text; a non-string gives ``""``."""
+    """The part of `text` from the first triple backtick to the last one, fences included.
+
+    (As TinyTroupe returns it.) Text without a fence comes back whole; an unterminated
+    fence runs to the end of the text; a non-string gives ``""``.
+    """
     if not isinstance(text, str):
         return ""
     start = text.find(_FENCE)

@@ -20,8 +20,11 @@ def check_valid_fields(obj: dict, valid_fields: Iterable[str]) -> None:
 
 
 def sanitize_raw_string(value: str) -> str:
-    """`value` safe to store and encode: lone surrogates become U+FFFD and the text
-    is NFC-normalised. (Python strings have no practical length limit to enforce.)"""
+    """`value` safe to store and encode.
+
+    Lone surrogates become U+FFFD and the text is NFC-normalised. (Python strings have no
+    practical length limit to enforce.)
+    """
     return unicodedata.normalize("NFC", clean_text(value))
 
 
@@ -41,10 +44,13 @@ def _sanitized(value: Any, depth: int) -> Any:
 
 
 def sanitize_dict(value: dict) -> dict:
-    """Sanitise `value` in place and return it: every string in it, keys and nested
-    values included, goes through `sanitize_raw_string` (nested containers are
-    replaced by sanitised copies). Raises `tinytroupe.sanitize.UntrustedDataError`,
-    leaving `value` untouched, if it nests deeper than `MAX_DEPTH`."""
+    """Sanitise `value` in place and return it.
+
+    Every string in it, keys and nested values included, goes through `sanitize_raw_string`
+    (nested containers are replaced by sanitised copies). Raises
+    `tinytroupe.sanitize.UntrustedDataError`, leaving `value` untouched, if it nests deeper
+    than `MAX_DEPTH`.
+    """
     cleaned = _sanitized(value, 0)
     value.clear()
     value.update(cleaned)

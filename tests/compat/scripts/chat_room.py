@@ -1,4 +1,5 @@
-# A chat between two example agents, in the style of TinyTroupe's "Simple Chat" example.
+"""A chat between two example agents, in the style of TinyTroupe's "Simple Chat" example."""
+
 from tinytroupe.agent import TinyPerson
 from tinytroupe.environment import TinySocialNetwork, TinyWorld  # noqa: F401
 from tinytroupe.examples import *  # noqa: F403

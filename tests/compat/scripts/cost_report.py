@@ -1,4 +1,5 @@
-# Cost statistics after a short focus group.
+"""Cost statistics after a short focus group."""
+
 from tinytroupe.agent import TinyPerson
 from tinytroupe.clients import client
 from tinytroupe.environment import TinyWorld

@@ -1,4 +1,5 @@
-# Interviewing a generated customer, in the style of TinyTroupe's "Interview with Customer".
+"""Interviewing a generated customer, in the style of TinyTroupe's "Interview with Customer"."""
+
 from tinytroupe.factory import TinyPersonFactory
 
 factory = TinyPersonFactory(context="A large bank with many legacy systems.")

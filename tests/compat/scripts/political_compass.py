@@ -1,4 +1,5 @@
-# Customising agents with fragments, in the style of TinyTroupe's "Political Compass".
+"""Customising agents with fragments, in the style of TinyTroupe's "Political Compass"."""
+
 from tinytroupe.agent import TinyPerson
 from tinytroupe.environment import TinyWorld
 from tinytroupe.examples import load_example_agent_specification

@@ -1,4 +1,5 @@
-# A replayable run: control.begin / checkpoint / end, then the same script again.
+"""A replayable run: control.begin / checkpoint / end, then the same script again."""
+
 import json
 import sys
 

@@ -1,4 +1,5 @@
-# Agents who can reach only the people they are related to.
+"""Agents who can reach only the people they are related to."""
+
 from tinytroupe.agent import TinyPerson
 from tinytroupe.environment import TinySocialNetwork
 from tinytroupe.examples import (

@@ -1,0 +1,60 @@
+"""Where a world's agents live: in this process (the default placement).
+
+A world keeps its agents through a placement object: `LocalAgents` here (the agents
+are the `TinyPerson` objects themselves), `ThreadBackend` for a parallel world (the
+same, plus turns on an executor), `RayBackend` for agents living on Ray actors. The
+world calls only these methods, so it has no backend-specific branches.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tinytroupe.agent import TinyPerson
+
+
+class LocalAgents:
+    """Agents in this process: placing is keeping, states are read from the objects."""
+
+    def place(self, agents: list[Any]) -> list[Any]:
+        """The agents as the world will hold them (here: themselves)."""
+        return list(agents)
+
+    def restore(self, states: list[dict[str, Any]]) -> list[Any]:
+        """Agents in the given saved states (matched, or created, by name).
+
+        Nothing stays registered if one of them fails to restore.
+        """
+        created: list[TinyPerson] = []
+        agents = []
+        try:
+            for state in states:
+                agent = TinyPerson.all_agents.get(state["name"])
+                if agent is None:
+                    agent = TinyPerson(state["name"])
+                    created.append(agent)
+                agents.append(agent.decode_complete_state(state))
+        except BaseException:
+            for agent in created:
+                agent.unregister()
+            raise
+        return agents
+
+    def states(self, agents: list[Any]) -> list[dict[str, Any]]:
+        """The complete state of each agent, in order."""
+        return [agent.encode_complete_state() for agent in agents]
+
+    def remove(self, name: str) -> None:
+        """Forget the agent `name` (nothing to do for local agents)."""
+
+    def everyone_accessible(self, agents: list[Any]) -> None:
+        """Make every agent able to reach every other one."""
+        for agent in agents:
+            agent.make_agents_accessible([a for a in agents if a is not agent])
+
+    def may_act(self, name: str) -> bool:
+        """Whether the agent `name` may take a turn now (local agents always may)."""
+        return True
+
+    def close(self) -> None:
+        """Release what the placement holds (nothing here)."""
