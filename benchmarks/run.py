@@ -1,5 +1,7 @@
-"""Run the benchmark suite: ``python benchmarks/run.py [--quick]`` (same as
-``python -m tinytroupe bench``). See docs/benchmarks.md."""
+"""Run the benchmark suite: ``python benchmarks/run.py [--quick]``.
+
+Same as ``python -m tinytroupe bench``. See docs/benchmarks.md.
+"""
 
 import sys
 

@@ -16,7 +16,9 @@ way to continue a run that stopped. A file in another format (upstream's cache) 
 refused with a clear error rather than loaded.
 
 `begin` forgets every agent, world and factory (as upstream does), so a script that
-begins a simulation starts from a clean process state.
+begins a simulation starts from a clean process state. Every answer is written to the
+file as it arrives, so upstream's `auto_checkpoint=True` (write after every call) is
+what always happens here; `checkpoint()` folds the write-ahead log into the file.
 """
 
 from __future__ import annotations
@@ -46,16 +48,17 @@ class Simulation:
         self.auto_checkpoint = False
         self._saved: dict[str, Any] = {}
         self._baseline = UsageSnapshot()
+        self._final: UsageSnapshot | None = UsageSnapshot()  # None while started
 
     @property
     def cache_hits(self) -> int:
         """Model answers replayed from the file since `begin`."""
-        return usage.snapshot().cache_hits - self._baseline.cache_hits
+        return (self._final or usage.snapshot()).cache_hits - self._baseline.cache_hits
 
     @property
     def cache_misses(self) -> int:
         """Model calls made (and stored) since `begin`."""
-        return usage.snapshot().cache_misses - self._baseline.cache_misses
+        return (self._final or usage.snapshot()).cache_misses - self._baseline.cache_misses
 
     def begin(self, cache_path: str | Path | None = None, auto_checkpoint: bool = False) -> None:
         """Start: answer from and store into `cache_path` (default: `self.cache_path`).
@@ -74,7 +77,7 @@ class Simulation:
         config_manager.set("cache_file_name", str(path.resolve()))
         if self._saved["random_seed"] is None:
             config_manager.set("random_seed", zlib.crc32(self.id.encode()))
-        self._baseline = usage.snapshot()
+        self._baseline, self._final = usage.snapshot(), None
         self.status = Simulation.STATUS_STARTED
 
     def checkpoint(self) -> None:
@@ -97,6 +100,7 @@ class Simulation:
         self.checkpoint()
         for key, value in self._saved.items():
             config_manager.set(key, value)
+        self._final = usage.snapshot()  # the counts stay those of the simulation
         self.status = Simulation.STATUS_STOPPED
 
 
@@ -147,13 +151,21 @@ def current_simulation() -> Simulation | None:
 
 
 def cache_hits(id: str = "default") -> int:
-    """Model answers simulation `id` replayed from its file since its `begin`."""
-    return _simulation(id).cache_hits
+    """Answers simulation `id` replayed from its file between `begin` and `end`.
+
+    0 for a simulation never begun.
+    """
+    simulation = _simulations.get(id)
+    return simulation.cache_hits if simulation is not None else 0
 
 
 def cache_misses(id: str = "default") -> int:
-    """Model calls simulation `id` made (and stored) since its `begin`."""
-    return _simulation(id).cache_misses
+    """Model calls simulation `id` made (and stored) between `begin` and `end`.
+
+    0 for a simulation never begun.
+    """
+    simulation = _simulations.get(id)
+    return simulation.cache_misses if simulation is not None else 0
 
 
 def reset() -> None:

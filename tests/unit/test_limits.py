@@ -136,3 +136,18 @@ def test_a_pause_that_starts_while_a_request_waits_for_a_slot_holds_it_back() ->
         paused_at = time.monotonic()
     waiter.join(timeout=10)
     assert started_at and started_at[0] - paused_at >= 0.29
+
+
+def test_regrowth_after_an_odd_cut_never_passes_the_ceiling() -> None:
+    now = [0.0]
+    gate = AdaptiveConcurrency(ceiling=5, cooldown=1.0, clock=lambda: now[0])
+    for _ in range(5):
+        gate.acquire()
+    gate.release(rate_limited=True)  # 4 in flight: halved to (4 + 1) / 2 = 2.5
+    assert gate.limit == 2.5
+    for _ in range(4):
+        gate.release(rate_limited=False)
+    for _ in range(10):  # successes raise it by one each, up to the ceiling and no further
+        gate.acquire()
+        gate.release(rate_limited=False)
+    assert gate.limit == 5

@@ -134,7 +134,7 @@ def test_interventions_apply_before_agents_act() -> None:
 
 
 def test_world_state_round_trips_through_json(trio) -> None:
-    world, a, b, _ = trio
+    world, _a, _b, _ = trio
     world.make_everyone_accessible()
     world.broadcast("start")
     world.run(2, parallelize=True, timedelta_per_step=timedelta(hours=1))

@@ -34,8 +34,10 @@ _DEFAULT_RELATION = "An agent I can currently interact with."
 
 
 class AgentRef:
-    """A contact known only by name: an agent of this simulation that lives in another
-    process (see the Ray backend), or one not loaded yet. Equal to any agent of that name.
+    """A contact known only by name.
+
+    It is an agent of this simulation that lives in another process (see the Ray
+    backend), or one not loaded yet. Equal to any agent of that name.
     """
 
     __slots__ = ("name",)
@@ -104,8 +106,11 @@ class TinyPerson(PersonaDefinition):
 
     @property
     def environment(self) -> Any:
-        """The world this agent is in, or None. Held weakly: an agent (which stays
-        registered by name) does not keep a world the script dropped alive."""
+        """The world this agent is in, or None.
+
+        Held weakly: an agent (which stays registered by name) does not keep a world the
+        script dropped alive.
+        """
         ref = self._environment
         return ref() if ref is not None else None
 
@@ -117,10 +122,12 @@ class TinyPerson(PersonaDefinition):
 
     @classmethod
     def get_agent_by_name(cls, name: str) -> TinyPerson | None:
+        """The agent of this process named `name`, or None."""
         return cls.all_agents.get(name)
 
     @classmethod
     def clear_agents(cls) -> None:
+        """Forget every agent of the process (their names become free)."""
         with cls._registry_lock:
             cls.all_agents.clear()
 
@@ -148,6 +155,10 @@ class TinyPerson(PersonaDefinition):
 
     def make_agent_accessible(self, agent: TinyPerson,
                               relation_description: str = _DEFAULT_RELATION) -> None:
+        """Make `agent` a contact of this one (never itself), with `relation_description`.
+
+        A known contact keeps its place and gets the new description.
+        """
         with self._lock:
             if agent is not self and agent not in self.accessible_agents:
                 self.accessible_agents.append(agent)
@@ -156,10 +167,12 @@ class TinyPerson(PersonaDefinition):
 
     def make_agents_accessible(self, agents: list[TinyPerson],
                                relation_description: str = _DEFAULT_RELATION) -> None:
+        """`make_agent_accessible` for each of `agents`, in order."""
         for agent in agents:
             self.make_agent_accessible(agent, relation_description)
 
     def make_agent_inaccessible(self, agent: TinyPerson) -> None:
+        """Drop `agent` from the contacts (no error if it is not one)."""
         with self._lock:
             if agent in self.accessible_agents:
                 self.accessible_agents.remove(agent)
@@ -167,6 +180,7 @@ class TinyPerson(PersonaDefinition):
             self._prompt_changed()
 
     def make_all_agents_inaccessible(self) -> None:
+        """Drop every contact."""
         with self._lock:
             self.accessible_agents.clear()
             self._relations.clear()
@@ -175,14 +189,19 @@ class TinyPerson(PersonaDefinition):
     # --- perception -----------------------------------------------------------------
 
     def retire(self, world_name: str) -> None:
-        """Mark this object as a retired copy: the agent now lives on a Ray actor of
-        `world_name`, and using this object raises a clear error."""
+        """Mark this object as a retired copy.
+
+        The agent now lives on a Ray actor of `world_name`, and using this object raises a
+        clear error.
+        """
         self._moved_to = world_name
 
     @contextlib.contextmanager
     def guarded_turn(self, guard: Any) -> Iterator[None]:
-        """Run this agent's turn of a parallel step under `guard` (a `TurnGuard`): once
-        the step gives up on the turn, the turn's outcome is refused (see `_commit`)."""
+        """Run this agent's turn of a parallel step under `guard` (a `TurnGuard`).
+
+        Once the step gives up on the turn, the turn's outcome is refused (see `_commit`).
+        """
         if self._turn_guard is not None:  # a safety net: busy tracking prevents it
             raise RuntimeError(f"{self.name} is still acting in an earlier turn")
         self._turn_guard = guard
@@ -216,28 +235,35 @@ class TinyPerson(PersonaDefinition):
     def listen(self, speech: str, source: Any = None, max_content_length: int | None = None,
                communication_display: bool | None = None) -> TinyPerson:
         """Hear `speech` (from `source`, an agent or a name; None: the user or the world).
-        `max_content_length` cuts what is displayed, never what is remembered."""
+
+        `max_content_length` cuts what is displayed, never what is remembered.
+        """
         return self._observe("CONVERSATION", speech, source, max_content_length,
                              communication_display)
 
     def see(self, description: str, source: Any = None,
             max_content_length: int | None = None) -> TinyPerson:
+        """See `description` (from `source`): remembered as a VISUAL stimulus; returns the agent."""
         return self._observe("VISUAL", description, source, max_content_length)
 
     def think(self, thought: str, max_content_length: int | None = None) -> TinyPerson:
+        """Think `thought`: remembered as a THOUGHT stimulus; returns the agent."""
         return self._observe("THOUGHT", thought, None, max_content_length)
 
     def internalize_goal(self, goal: str, max_content_length: int | None = None) -> TinyPerson:
+        """Adopt `goal`: remembered as an INTERNAL_GOAL_FORMULATION stimulus; returns the agent."""
         return self._observe("INTERNAL_GOAL_FORMULATION", goal, None, max_content_length)
 
     def socialize(self, social_description: str, source: Any = None,
                   max_content_length: int | None = None) -> TinyPerson:
+        """Perceive `social_description` (from `source`) as a SOCIAL stimulus; returns the agent."""
         return self._observe("SOCIAL", social_description, source, max_content_length)
 
     def listen_and_act(self, speech: str, return_actions: bool = False,
                        max_content_length: int | None = None,
                        communication_display: bool | None = None, n: int | None = None,
                        source: Any = None) -> list[dict[str, Any]] | None:
+        """`listen`, then `act`; returns what `act` returns."""
         self.listen(speech, source, max_content_length, communication_display)
         return self.act(return_actions=return_actions, n=n,
                         max_content_length=max_content_length,
@@ -246,6 +272,7 @@ class TinyPerson(PersonaDefinition):
     def see_and_act(self, description: str, return_actions: bool = False,
                     max_content_length: int | None = None, n: int | None = None
                     ) -> list[dict[str, Any]] | None:
+        """`see`, then `act`; returns what `act` returns."""
         self.see(description, max_content_length=max_content_length)
         return self.act(return_actions=return_actions, n=n,
                         max_content_length=max_content_length)
@@ -253,6 +280,7 @@ class TinyPerson(PersonaDefinition):
     def think_and_act(self, thought: str, return_actions: bool = False,
                       max_content_length: int | None = None, n: int | None = None
                       ) -> list[dict[str, Any]] | None:
+        """`think`, then `act`; returns what `act` returns."""
         self.think(thought, max_content_length)
         return self.act(return_actions=return_actions, n=n,
                         max_content_length=max_content_length)
@@ -260,6 +288,7 @@ class TinyPerson(PersonaDefinition):
     # --- mental state ---------------------------------------------------------------
 
     def change_context(self, context: list[str] | str) -> None:
+        """Set the situation the agent is in: a list of descriptions, or one."""
         context = sanitize.clean_data(context if isinstance(context, list) else [context])
         with self._lock:
             self._mental_state["context"] = context
@@ -421,6 +450,7 @@ class TinyPerson(PersonaDefinition):
 
     @staticmethod
     def pretty_print_global_cost_stats() -> None:
+        """Print `get_global_cost_stats` as a table on the console."""
         cost.print_stats("Cost statistics: all agents", TinyPerson.get_global_cost_stats())
 
     # --- state ----------------------------------------------------------------------

@@ -32,15 +32,17 @@ class Timing:
 
     @property
     def total(self) -> float:
+        """The run's wall seconds: its step times added up."""
         return sum(self.step_seconds)
 
 
 def summary(values: list[float]) -> dict[str, float]:
-    """min and median: the two figures a noisy machine still makes meaningful."""
+    """Min and median: the two figures a noisy machine still makes meaningful."""
     return {"min": min(values), "median": statistics.median(values)}
 
 
 def rss_mb() -> float:
+    """This process's resident memory, in MiB."""
     return psutil.Process().memory_info().rss / 2**20
 
 
@@ -53,6 +55,11 @@ def fake_server(latency: float = 0.0, faults: FaultPlan | None = None) -> Iterat
 
 
 def use_http(server: Any) -> None:
+    """Point the client at `server` over HTTP (OpenAI API type, quick retries).
+
+    Sets a dummy ``OPENAI_API_KEY`` in this process's environment and drops the cached
+    clients.
+    """
     os.environ["OPENAI_API_KEY"] = _BENCH_KEY
     for key, value in [("api_type", "openai"), ("base_url", server.base_url),
                        ("timeout", 60), ("max_attempts", 3), ("retry_base_delay", 0.05)]:
@@ -61,6 +68,7 @@ def use_http(server: Any) -> None:
 
 
 def use_offline() -> None:
+    """Send the model calls to the offline model (API type ``offline``)."""
     config_manager.set("api_type", "offline")
 
 
@@ -72,8 +80,10 @@ def fresh_simulation() -> None:
 
 def make_world(agents: int, name: str = "bench", memory_size: int | None = None,
                neighbours: int | None = None, **world_kwargs: Any) -> TinyWorld:
-    """A world of `agents` plain personas who can all talk to each other (or, with
-    `neighbours`, each to that many agents next to it in a ring)."""
+    """A world of `agents` plain personas who can all talk to each other.
+
+    Or, with `neighbours`, each to that many agents next to it in a ring.
+    """
     fresh_simulation()
     people = []
     for i in range(agents):
@@ -105,6 +115,7 @@ def time_steps(world: TinyWorld, steps: int, parallel: bool) -> Timing:
 
 
 def run_world(agents: int, steps: int, parallel: bool, **world_kwargs: Any) -> Timing:
+    """`steps` steps of a fresh `make_world`, timed (`time_steps`); the world is closed."""
     world = make_world(agents, **world_kwargs)
     try:
         return time_steps(world, steps, parallel)
@@ -113,10 +124,12 @@ def run_world(agents: int, steps: int, parallel: bool, **world_kwargs: Any) -> T
 
 
 def settings(**values: Any) -> None:
+    """Set these configuration values (`config_manager` keys)."""
     for key, value in values.items():
         config_manager.set(key, value)
 
 
 def quiet() -> None:
+    """Turn off the agents' and worlds' console display."""
     TinyPerson.communication_display = False
     TinyWorld.communication_display = False

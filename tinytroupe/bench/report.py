@@ -15,11 +15,13 @@ from tinytroupe.bench.scenarios import Result
 
 
 def machine() -> dict[str, Any]:
+    """Python version, platform, CPU count and memory (GB) of this machine."""
     return {"python": platform.python_version(), "platform": platform.platform(),
             "cpus": psutil.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30)}
 
 
 def show(results: list[Result], console: Console) -> None:
+    """Print the targets of `results` as a table on `console`, then their notes."""
     table = Table(title="tinytroupe benchmark: targets")
     for column in ("scenario", "what", "measured", "target", "met"):
         table.add_column(column)
@@ -34,6 +36,7 @@ def show(results: list[Result], console: Console) -> None:
 
 
 def write_json(results: list[Result], path: Path, quick: bool, seconds: float) -> None:
+    """Write `results` with `machine()`, `quick` and the run's `seconds` to `path` as JSON."""
     document = {"machine": machine(), "quick": quick, "seconds": round(seconds, 1),
                 "scenarios": {r.name: {"rows": r.rows, "targets": r.targets, "notes": r.notes}
                               for r in results}}

@@ -26,6 +26,7 @@ SCENARIO_NAMES = ("speedup", "worker_cap", "overhead", "scale", "metrics_overhea
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the bench options (--quick, --only, --out) to `parser`."""
     parser.add_argument("--quick", action="store_true",
                         help="a reduced set in under a minute (what CI runs)")
     parser.add_argument("--only", nargs="+", choices=SCENARIO_NAMES, metavar="NAME",
@@ -35,6 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the chosen scenarios and write their report (module doc).
+
+    Returns the exit code: 0 when every scenario ran, 1 if one raised, 2 when the
+    bench extra is missing.
+    """
     console = Console()
     try:
         from tinytroupe.bench import report
@@ -55,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         config_manager.reset()
         try:
             results.append(SCENARIOS[name](args.quick))
-        except Exception:  # noqa: BLE001 - report every failing scenario, then fail
+        except Exception:  # report every failing scenario, then fail
             failed.append(name)
             console.print(f"[red]{name} failed:[/]\n{traceback.format_exc()}")
         finally:

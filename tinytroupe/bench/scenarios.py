@@ -1,4 +1,4 @@
-"""The six scenarios of the suite. Each returns a `Result`: rows measured, and targets.
+"""The nine scenarios of the suite. Each returns a `Result`: rows measured, and targets.
 
 Ideal parallel step time = (LLM calls per agent turn) x latency, when MAX_WORKERS >=
 agents; every agent turn here makes one call. Efficiency = ideal / measured.
@@ -37,12 +37,15 @@ from tinytroupe.testing import FaultPlan
 
 @dataclass
 class Result:
+    """One scenario's outcome: its measured rows, its targets (met or not) and notes."""
+
     name: str
     rows: list[dict[str, Any]] = field(default_factory=list)
     targets: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def target(self, what: str, measured: float, goal: str, ok: bool) -> None:
+        """Record a target: `what` was `measured` against `goal` (text), met if `ok`."""
         self.targets.append({"what": what, "measured": round(measured, 4), "target": goal,
                              "met": bool(ok)})
 
@@ -257,8 +260,10 @@ def timeout(quick: bool) -> Result:
 
 
 def provider_limit(quick: bool) -> Result:
-    """7. A provider quota (requests per window) enforced by the fake server: the client's
-    limiter should use >= 95% of it with zero 429s."""
+    """7. A provider quota (requests per window) enforced by the fake server.
+
+    The client's limiter should use >= 95% of it with zero 429s.
+    """
     agents, per_window, window = (40, 20, 1.0) if quick else (200, 60, 6.0)
     per_minute = per_window * 60 / window
     result = Result("provider_limit")

@@ -29,6 +29,15 @@ from contextlib import contextmanager
 Clock = Callable[[], float]
 
 
+class WindowEntry:
+    """One reservation in a `SlidingWindow`: when, how many units, still counted."""
+
+    __slots__ = ("in_window", "stamp", "units")
+
+    def __init__(self, stamp: float, units: float) -> None:
+        self.stamp, self.units, self.in_window = stamp, units, True
+
+
 class SlidingWindow:
     """At most `limit` units in any `window` seconds (a sliding-window log).
 
@@ -45,11 +54,11 @@ class SlidingWindow:
             raise ValueError(f"limit and window must be > 0, got {limit}, {window}")
         self.limit, self.window = limit, window + margin
         self._clock = clock
-        self._entries: deque[list[float]] = deque()  # [time, units, counted], oldest first
+        self._entries: deque[WindowEntry] = deque()  # oldest first
         self._used = 0.0
         self._changed = threading.Condition()
 
-    def reserve(self, units: float) -> list[float]:
+    def reserve(self, units: float) -> WindowEntry:
         """Block until `units` fit in the window, record them, and return their entry.
 
         The entry is the handle `correct` takes.
@@ -59,33 +68,33 @@ class SlidingWindow:
                 now = self._clock()
                 self._expire(now)
                 if self._used + units <= self.limit or not self._entries:
-                    entry = [now, units, 1.0]
+                    entry = WindowEntry(now, units)
                     self._entries.append(entry)
                     self._used += units
                     return entry
                 self._changed.wait(self._time_until_fits(units, now))
 
-    def correct(self, entry: list[float], units: float) -> None:
+    def correct(self, entry: WindowEntry, units: float) -> None:
         """Replace a reservation's units by what it really used."""
         with self._changed:
-            if entry[2]:  # still in the window
-                self._used += units - entry[1]
-            entry[1] = units
+            if entry.in_window:
+                self._used += units - entry.units
+            entry.units = units
             self._changed.notify_all()
 
     def _expire(self, now: float) -> None:
-        while self._entries and self._entries[0][0] <= now - self.window:
+        while self._entries and self._entries[0].stamp <= now - self.window:
             expired = self._entries.popleft()
-            self._used -= expired[1]
-            expired[2] = 0.0
+            self._used -= expired.units
+            expired.in_window = False
 
     def _time_until_fits(self, units: float, now: float) -> float:
         freed = self.limit - self._used
-        for stamp, used, _ in self._entries:
-            freed += used
+        for entry in self._entries:
+            freed += entry.units
             if freed >= units:
-                return max(0.001, stamp + self.window - now)
-        return max(0.001, self._entries[-1][0] + self.window - now)
+                return max(0.001, entry.stamp + self.window - now)
+        return max(0.001, self._entries[-1].stamp + self.window - now)
 
 
 class AdaptiveConcurrency:
@@ -122,7 +131,7 @@ class AdaptiveConcurrency:
                     self._last_cut = now
                     self.limit = max(1.0, min(self.limit, self.in_flight + 1) / 2)
             elif self.limit < (self.ceiling or math.inf):
-                self.limit += 1
+                self.limit = min(self.limit + 1, self.ceiling or math.inf)  # never past it
                 if self.ceiling is None and self.limit > 2 * (self.in_flight + 1):
                     self.limit = math.inf  # recovered beyond any demand: uncapped again
             self._changed.notify_all()
@@ -177,7 +186,7 @@ class ProviderGate:
 class Reservation:
     """One request's passage through the gate."""
 
-    def __init__(self, gate: ProviderGate, tokens: list[float] | None, waited: float) -> None:
+    def __init__(self, gate: ProviderGate, tokens: WindowEntry | None, waited: float) -> None:
         self.waited = waited
         self.rate_limited = False
         self._gate, self._tokens = gate, tokens

@@ -19,6 +19,7 @@ from typing import Any
 
 _MAX_DEPTH = 12
 _WORDS = re.compile(r"[^.!?\n]{12,200}[.!?]?")
+_MARKUP = re.compile(r'[{}\[\]"]|-->|acts:')  # JSON and transcript notation: no prose
 
 
 def instance(schema: dict[str, Any], messages: list[dict[str, Any]]) -> Any:
@@ -30,6 +31,9 @@ class _Filler:
     def __init__(self, root: dict[str, Any], messages: list[dict[str, Any]]) -> None:
         self.root = root
         self.phrases = _phrases(messages)
+        # the same field of two different requests gets different phrases
+        self.salt = str(zlib.crc32(str(messages[-1].get("content", "")).encode())
+                        if messages else 0)
 
     def value(self, schema: Any, path: str, depth: int) -> Any:
         if not isinstance(schema, dict) or depth > _MAX_DEPTH:
@@ -39,7 +43,7 @@ class _Filler:
             return schema["const"]
         if schema.get("enum"):
             options = schema["enum"]
-            return options[_pick(path, len(options))]
+            return options[_pick(self.salt + path, len(options))]
         for key in ("anyOf", "oneOf"):
             if schema.get(key):
                 options = [o for o in schema[key] if self._resolved(o).get("type") != "null"]
@@ -77,30 +81,30 @@ class _Filler:
     def _array(self, schema: dict[str, Any], path: str, depth: int) -> list[Any]:
         low = int(schema.get("minItems", 0))
         high = int(schema.get("maxItems", max(low, 3)))
-        count = max(low, min(high, 2 + _pick(path, 2)))
+        count = max(low, min(high, 2 + _pick(self.salt + path, 2)))
         return [self.value(schema.get("items", {}), f"{path}[{i}]", depth + 1)
                 for i in range(count)]
 
     def _string(self, schema: dict[str, Any], path: str, depth: int) -> str:
         name = path.rsplit(".", 1)[-1].lower()
         if "name" in name and "names" not in name:
-            text = _NAMES[_pick(path, len(_NAMES))]
+            text = _NAMES[_pick(self.salt + path, len(_NAMES))]
         else:
-            text = self.phrases[_pick(path, len(self.phrases))]
+            text = self.phrases[_pick(self.salt + path, len(self.phrases))]
         low, high = int(schema.get("minLength", 0)), schema.get("maxLength")
         text = text.ljust(low, ".")
         return text[: int(high)] if high is not None else text
 
     def _integer(self, schema: dict[str, Any], path: str, depth: int) -> int:
         low, high = _bounds(schema, 0, 10)
-        return int(low) + _pick(path, int(high) - int(low) + 1)
+        return int(low) + _pick(self.salt + path, int(high) - int(low) + 1)
 
     def _number(self, schema: dict[str, Any], path: str, depth: int) -> float:
         low, high = _bounds(schema, 0.0, 1.0)
-        return round(low + (high - low) * _pick(path, 101) / 100, 2)
+        return round(low + (high - low) * _pick(self.salt + path, 101) / 100, 2)
 
     def _boolean(self, schema: dict[str, Any], path: str, depth: int) -> bool:
-        return _pick(path, 2) == 1
+        return _pick(self.salt + path, 2) == 1
 
     def _null(self, schema: dict[str, Any], path: str, depth: int) -> None:
         return None
@@ -128,5 +132,6 @@ def _phrases(messages: list[dict[str, Any]]) -> list[str]:
     found: list[str] = []
     for message in reversed(messages):
         if message.get("role") == "user" and isinstance(message.get("content"), str):
-            found += [m.strip() for m in _WORDS.findall(message["content"])][:20]
+            found += [m.strip() for m in _WORDS.findall(message["content"])
+                      if not _MARKUP.search(m)][:20]
     return found or ["No particular details were given."]

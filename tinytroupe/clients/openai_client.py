@@ -3,8 +3,10 @@
 It speaks the wire format directly over one shared, thread-safe urllib3 connection
 pool: the request path is hot (a parallel step of 1,000 agents makes 1,000 requests
 from one process, under one GIL), and the typed SDK costs several times the CPU.
-Retries (exponential backoff with jitter, honouring ``Retry-After``) are tenacity's;
-the process-wide cap on in-flight calls is a semaphore shared by all clients.
+Retries (exponential backoff with jitter, honouring ``Retry-After`` up to a cap) are
+tenacity's; every attempt first passes the process-wide `ProviderGate`
+(`tinytroupe.clients.limits`: adaptive concurrency, Retry-After pauses, requests and
+tokens per window). Every error raised carries no API key (`tinytroupe.redaction`).
 """
 
 from __future__ import annotations

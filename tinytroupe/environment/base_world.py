@@ -92,11 +92,13 @@ class BaseWorld:
 
     @classmethod
     def clear_environments(cls) -> None:
+        """Unregister every world of the process (their names become free); closes none."""
         with cls._registry_lock:
             BaseWorld.all_environments.clear()
 
     @classmethod
     def get_environment_by_name(cls, name: str) -> BaseWorld | None:
+        """The registered world named `name`, or None."""
         return BaseWorld.all_environments.get(name)
 
     # --- agents ---------------------------------------------------------------------
@@ -137,11 +139,13 @@ class BaseWorld:
         return self
 
     def remove_all_agents(self) -> BaseWorld:
+        """Remove every agent of the world (see `remove_agent`); returns the world."""
         for agent in list(self.agents):
             self.remove_agent(agent)
         return self
 
     def get_agent_by_name(self, name: str) -> TinyPerson | None:
+        """The agent of this world named `name`, or None."""
         return self.name_to_agent.get(name)
 
     def make_everyone_accessible(self) -> None:
@@ -156,20 +160,24 @@ class BaseWorld:
     # --- stimuli from the world -----------------------------------------------------
 
     def broadcast(self, speech: str, source: TinyPerson | None = None) -> None:
+        """Make every agent but `source` hear `speech`; recorded once in the transcript."""
         for agent in self.agents:
             if not _same_agent(agent, source):
                 agent.listen(speech, source=source)
         self._record("broadcast", source, "*", speech)
 
     def broadcast_thought(self, thought: str, source: TinyPerson | None = None) -> None:
+        """Make every agent think `thought` (`source` is accepted and ignored)."""
         for agent in self.agents:
             agent.think(thought)
 
     def broadcast_internal_goal(self, internal_goal: str) -> None:
+        """Make every agent internalize `internal_goal`."""
         for agent in self.agents:
             agent.internalize_goal(internal_goal)
 
     def broadcast_context_change(self, context: list[str] | str) -> None:
+        """Set every agent's context to `context` (see `TinyPerson.change_context`)."""
         for agent in self.agents:
             agent.change_context(context)
 
@@ -235,8 +243,7 @@ class BaseWorld:
 
     @classmethod
     def resume(cls, checkpoint_path: str | Path, **world_kwargs: Any) -> BaseWorld:
-        """Rebuild a world and its agents from a checkpoint; `run()` continues from the
-        next step.
+        """Rebuild a world and its agents from a checkpoint; `run()` continues from the next step.
 
         Raises `CheckpointError` for a missing, truncated, corrupted or malformed file,
         and when an agent of the checkpoint is alive in this process (resume never
@@ -268,9 +275,11 @@ class BaseWorld:
                 del BaseWorld.all_environments[self.name]
 
     def export_transcript(self, path: str | Path) -> Path:
-        """Write the transcript as JSONL, one delivered event per line, in delivery order:
-        step, simulated_time, type, source, target, content. Reproducible runs write
-        byte-identical files."""
+        """Write the transcript as JSONL, one delivered event per line, in delivery order.
+
+        Each line holds step, simulated_time, type, source, target, content. Reproducible
+        runs write byte-identical files.
+        """
         path = Path(path)
         with path.open("wb") as out:
             for event in self.transcript:
@@ -311,8 +320,10 @@ class BaseWorld:
 
     def _begin_step(self, timedelta_per_step: timedelta | None,
                     randomize_agents_order: bool) -> list[TinyPerson]:
-        """Prepare the world, advance time, apply interventions; return the agents in
-        this step's order."""
+        """Prepare the world, advance time, apply interventions.
+
+        Returns the agents in this step's order.
+        """
         self._before_step()
         self._advance_datetime(timedelta_per_step)
         for intervention in self.interventions:
@@ -350,39 +361,51 @@ class BaseWorld:
             self._advance_datetime(timedelta_per_step)
 
     def run_minutes(self, minutes: int, **kwargs: Any) -> Any:
+        """Upstream's wrapper: `run` `minutes` steps of one minute each."""
         return self.run(minutes, timedelta_per_step=timedelta(minutes=1), **kwargs)
 
     def run_hours(self, hours: int, **kwargs: Any) -> Any:
+        """Upstream's wrapper: `run` `hours` steps of one hour each."""
         return self.run(hours, timedelta_per_step=timedelta(hours=1), **kwargs)
 
     def run_days(self, days: int, **kwargs: Any) -> Any:
+        """Upstream's wrapper: `run` `days` steps of one day each."""
         return self.run(days, timedelta_per_step=timedelta(days=1), **kwargs)
 
     def run_weeks(self, weeks: int, **kwargs: Any) -> Any:
+        """Upstream's wrapper: `run` `weeks` steps of one week each."""
         return self.run(weeks, timedelta_per_step=timedelta(weeks=1), **kwargs)
 
     def run_months(self, months: int, **kwargs: Any) -> Any:
+        """Upstream's wrapper: `run` `months` steps of one month (4 weeks) each."""
         return self.run(months, timedelta_per_step=timedelta(weeks=4), **kwargs)
 
     def run_years(self, years: int, **kwargs: Any) -> Any:
+        """Upstream's wrapper: `run` `years` steps of one year (365 days) each."""
         return self.run(years, timedelta_per_step=timedelta(days=365), **kwargs)
 
     def skip_minutes(self, minutes: int) -> None:
+        """Upstream's wrapper: `skip` `minutes` steps of one minute each."""
         self.skip(minutes, timedelta(minutes=1))
 
     def skip_hours(self, hours: int) -> None:
+        """Upstream's wrapper: `skip` `hours` steps of one hour each."""
         self.skip(hours, timedelta(hours=1))
 
     def skip_days(self, days: int) -> None:
+        """Upstream's wrapper: `skip` `days` steps of one day each."""
         self.skip(days, timedelta(days=1))
 
     def skip_weeks(self, weeks: int) -> None:
+        """Upstream's wrapper: `skip` `weeks` steps of one week each."""
         self.skip(weeks, timedelta(weeks=1))
 
     def skip_months(self, months: int) -> None:
+        """Upstream's wrapper: `skip` `months` steps of one month (4 weeks) each."""
         self.skip(months, timedelta(weeks=4))
 
     def skip_years(self, years: int) -> None:
+        """Upstream's wrapper: `skip` `years` steps of one year (365 days) each."""
         self.skip(years, timedelta(days=365))
 
     # --- routing --------------------------------------------------------------------

@@ -75,6 +75,7 @@ def _digest(state: dict[str, Any]) -> str:
 
 
 def previous_path(path: str | Path) -> Path:
+    """Where the checkpoint that a write to `path` replaced is kept: ``<path>.prev``."""
     return Path(f"{path}.prev")
 
 
@@ -118,7 +119,8 @@ def _remove_stale_temporaries(path: Path) -> None:
     """Temporary files of `path` from writes that never finished (the process died).
 
     Writes to one checkpoint path come from one world, one at a time, so any such
-    file seen before a write is a leftover."""
+    file seen before a write is a leftover.
+    """
     for stale in path.parent.glob(f"{_temporary_prefix(path)}*.tmp"):
         stale.unlink(missing_ok=True)
 

@@ -53,6 +53,7 @@ class ParallelMetrics:
         self.reset()
 
     def reset(self) -> None:
+        """Zero every counter and forget the recorded step times and LLM usage."""
         with self._lock:
             self._parallel_steps = 0
             self._sequential_steps = 0
@@ -74,6 +75,7 @@ class ParallelMetrics:
             self._walls: deque[float] = deque(maxlen=_WALL_WINDOW)
 
     def record_parallel_step(self, step: StepRecord) -> None:
+        """Count one parallel step; its times only when it was timed (`wall_seconds`)."""
         with self._lock:
             self._parallel_steps += 1
             self._errors += step.errors
@@ -94,6 +96,7 @@ class ParallelMetrics:
                 self._timed_steps += 1
 
     def record_sequential_step(self) -> None:
+        """Count one sequential step."""
         with self._lock:
             self._sequential_steps += 1
 
@@ -113,10 +116,12 @@ class ParallelMetrics:
             return UsageSnapshot(**self._llm.as_dict())
 
     def step_usage(self) -> list[dict[str, Any]]:
+        """Copies of the per-step LLM usage entries (the last 10,000), oldest first."""
         with self._lock:
             return [dict(entry) for entry in self._step_usage]
 
     def snapshot(self) -> dict[str, Any]:
+        """A consistent, JSON-serialisable copy of every metric (module doc)."""
         with self._lock:
             walls = list(self._walls)
             return {

@@ -55,8 +55,10 @@ _LATE_FINISH = 0.2
 
 def wait_in_slices(wait: Callable[[float], bool], deadline: float,
                    interrupted: Callable[[], bool] = lambda: False) -> None:
-    """Call ``wait(seconds)`` in slices of at most `WAIT_SLICE` until it returns True
-    (everything is done), `deadline` (`time.perf_counter`) passes, or `interrupted()`.
+    """Call ``wait(seconds)`` in slices of at most `WAIT_SLICE` until done or stopped.
+
+    It stops when `wait` returns True (everything is done), `deadline`
+    (`time.perf_counter`) passes, or `interrupted()` is true.
 
     Waiting in slices keeps the waiting thread responsive to Ctrl-C and to close().
     """
@@ -80,6 +82,7 @@ class Task:
         self.seconds = 0.0
 
     def __call__(self) -> Any:
+        """The result of `fn()` (its exception propagates); timed into `seconds` if timed."""
         start = time.perf_counter() if self._timed else 0.0
         try:
             return self._fn()

@@ -24,6 +24,7 @@ API keys are not shipped to actors: the workers read them from their own environ
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -44,6 +45,7 @@ _GRACE = 5.0
 
 
 def import_ray() -> Any:
+    """The `ray` module; raises `ConfigError` (with the install hint) if Ray is missing."""
     try:
         import ray
     except ImportError:
@@ -69,8 +71,10 @@ class RemoteMemory:
 
 
 class RemoteAgent(AgentRef):
-    """The driver's handle on an agent living in a Ray actor (module doc); equal to any
-    agent of its name."""
+    """The driver's handle on an agent living in a Ray actor (module doc).
+
+    Equal to any agent of its name.
+    """
 
     def __init__(self, name: str, backend: RayBackend) -> None:
         super().__init__(name)
@@ -83,6 +87,7 @@ class RemoteAgent(AgentRef):
 
     @property
     def episodic_memory(self) -> RemoteMemory:
+        """The agent's episodic memory, read from its actor on each call."""
         return RemoteMemory(self)
 
     def _queue(self, method: str, *args: Any) -> RemoteAgent:
@@ -90,21 +95,27 @@ class RemoteAgent(AgentRef):
         return self
 
     def listen(self, speech: str, source: Any = None) -> RemoteAgent:
+        """The agent's `listen` (`source` by name), queued for its actor; returns this handle."""
         return self._queue("listen", speech, getattr(source, "name", source))
 
     def see(self, description: str, source: Any = None) -> RemoteAgent:
+        """The agent's `see` (`source` by name), queued for its actor; returns this handle."""
         return self._queue("see", description, getattr(source, "name", source))
 
     def think(self, thought: str) -> RemoteAgent:
+        """The agent's `think`, queued for its actor; returns this handle."""
         return self._queue("think", thought)
 
     def internalize_goal(self, goal: str) -> RemoteAgent:
+        """The agent's `internalize_goal`, queued for its actor; returns this handle."""
         return self._queue("internalize_goal", goal)
 
     def socialize(self, social_description: str, source: Any = None) -> RemoteAgent:
+        """The agent's `socialize` (`source` by name), queued for its actor; returns this handle."""
         return self._queue("socialize", social_description, getattr(source, "name", source))
 
     def change_context(self, context: Any) -> RemoteAgent:
+        """The agent's `change_context`, queued for its actor; returns this handle."""
         return self._queue("change_context", context)
 
     def _set_datetime(self, value: Any) -> RemoteAgent:
@@ -113,23 +124,29 @@ class RemoteAgent(AgentRef):
     def make_agent_accessible(self, agent: Any,
                               relation_description: str = "An agent I can currently interact "
                                                           "with.") -> None:
+        """The agent's `make_agent_accessible` (`agent` by name), queued for its actor."""
         self._queue("make_agent_accessible", agent.name, relation_description)
 
     def make_agents_accessible(self, agents: list[Any], relation_description: str = (
             "An agent I can currently interact with.")) -> None:
+        """`make_agent_accessible` for each of `agents`, queued in order."""
         for agent in agents:
             self.make_agent_accessible(agent, relation_description)
 
     def make_agent_inaccessible(self, agent: Any) -> None:
+        """The agent's `make_agent_inaccessible` (`agent` by name), queued for its actor."""
         self._queue("make_agent_inaccessible", agent.name)
 
     def make_all_agents_inaccessible(self) -> None:
+        """The agent's `make_all_agents_inaccessible`, queued for its actor."""
         self._queue("make_all_agents_inaccessible")
 
     def get(self, key: str) -> Any:
+        """The persona field `key` (see `TinyPerson.get`), read from the actor."""
         return self.backend.fetch(self, "read", "get", (key,))
 
     def minibio(self, extended: bool = True, requirements: str | None = None) -> str:
+        """The agent's `minibio`, computed on its actor."""
         return self.backend.fetch(self, "read", "minibio", (extended, requirements))
 
     def action_contents(self, actions: list[dict[str, str]]) -> list[dict[str, Any]]:
@@ -137,6 +154,7 @@ class RemoteAgent(AgentRef):
         return [{"action": dict(action), "cognitive_state": {}} for action in actions]
 
     def encode_complete_state(self) -> dict[str, Any]:
+        """The agent's complete state, read from its actor (after pending deliveries)."""
         return self.backend.fetch(self, "read", "encode_complete_state", ())
 
     def act(self, return_actions: bool = False, **_ignored: Any) -> list[dict] | None:
@@ -149,6 +167,7 @@ class RemoteAgent(AgentRef):
         return self.action_contents(self._last_actions) if return_actions else None
 
     def pop_latest_actions(self) -> list[dict[str, str]]:
+        """The actions of this handle's last `act()`, oldest first; clears them."""
         actions, self._last_actions = self._last_actions, []
         return actions
 
@@ -179,8 +198,10 @@ class RayBackend(LocalAgents):
     # --- placement ------------------------------------------------------------------
 
     def place(self, agents: list[Any]) -> list[Any]:
-        """Move local agents onto actors (their local objects are retired); handles of
-        agents already placed pass through. Returns the handles."""
+        """Move local agents onto actors (their local objects are retired).
+
+        Handles of agents already placed pass through. Returns the handles.
+        """
         local = [a for a in agents if isinstance(a, TinyPerson)]
         handles = iter(self.restore([a.encode_complete_state() for a in local]))
         for agent in local:
@@ -188,8 +209,10 @@ class RayBackend(LocalAgents):
         return [next(handles) if isinstance(a, TinyPerson) else a for a in agents]
 
     def restore(self, states: list[dict[str, Any]]) -> list[Any]:
-        """Load agents in these complete states onto actors; an agent already placed is
-        replaced in place. Returns their handles."""
+        """Load agents in these complete states onto actors.
+
+        An agent already placed is replaced in place. Returns their handles.
+        """
         if not states:
             return []
         by_shard: dict[int, list[dict]] = {}
@@ -206,11 +229,16 @@ class RayBackend(LocalAgents):
         return [RemoteAgent(state["name"], self) for state in states]
 
     def remove(self, name: str) -> None:
+        """Unload agent `name` from its actor, after sending pending deliveries; unknown: no-op."""
         index = self._shard_of.pop(name, None)
         self._snapshots.pop(name, None)
         if index is not None:
             self.flush()
             self._gather({index: self._shards[index].unload.remote([name])})
+            # a replacement actor must not be replayed deliveries to an agent it lacks
+            self._since_snapshot[index] = [
+                (kind, [c for c in payload if c[0] != name] if kind == "deliver" else payload)
+                for kind, payload in self._since_snapshot.get(index, [])]
 
     def _new_actor(self, index: int) -> Any:
         return self._actor_class.remote(f"{self.world_name}-shard-{index}",
@@ -219,6 +247,7 @@ class RayBackend(LocalAgents):
     # --- deliveries -----------------------------------------------------------------
 
     def queue(self, agent: RemoteAgent, method: str, args: tuple) -> None:
+        """Queue ``agent.method(*args)`` for the agent's actor (sent in order by `flush`)."""
         self._pending.setdefault(self._shard_of[agent.name], []).append(
             (agent.name, method, args))
 
@@ -242,6 +271,10 @@ class RayBackend(LocalAgents):
         self._gather(refs)  # a dead actor is replaced and gets the batch by replay
 
     def fetch(self, agent: RemoteAgent, kind: str, method: str, args: tuple) -> Any:
+        """What the reader `method` of `agent` (of its memory if `kind` is "memory") returns.
+
+        Pending deliveries are sent first; a dead actor is replaced and asked once more.
+        """
         self.flush()
         index = self._shard_of[agent.name]
 
@@ -277,8 +310,11 @@ class RayBackend(LocalAgents):
     # --- steps ----------------------------------------------------------------------
 
     def after_step(self, steps_done: int) -> None:
-        """Send the step's deliveries; every RAY_SNAPSHOT_EVERY steps, copy the agents'
-        state here (what a replacement actor is loaded with)."""
+        """Send the step's deliveries.
+
+        Every RAY_SNAPSHOT_EVERY steps, also copy the agents' state here (what a
+        replacement actor is loaded with).
+        """
         self.flush()
         every = config_manager.get("ray_snapshot_every")
         if every and steps_done % every == 0:
@@ -313,7 +349,7 @@ class RayBackend(LocalAgents):
                 if ref not in ready:
                     raise TimeoutError(f"actor did not answer within {timeout} s")
                 answer = self.ray.get(ref)
-            except Exception as exc:  # noqa: BLE001 - an actor lost: its agents' turns fail
+            except Exception as exc:  # an actor lost: its agents' turns fail
                 self._replace(index, exc)
                 for name in names_by_shard[index]:
                     outcome.failures.append(AgentFailure(step, name, "ActorFailure",
@@ -367,10 +403,8 @@ class RayBackend(LocalAgents):
         """A new actor for shard `index`: its agents' last copies, then the replay."""
         logger.error("%s: actor %d failed (%s); replacing it from the last state copy",
                      self.world_name, index, error)
-        try:
+        with contextlib.suppress(Exception):  # it may be gone already
             self.ray.kill(self._shards[index], no_restart=True)
-        except Exception:  # noqa: BLE001 - it may be gone already
-            pass
         shard = self._shards[index] = self._new_actor(index)
         self.ray.get(shard.load.remote(
             [self._snapshots[n] for n, i in self._shard_of.items() if i == index]))
@@ -383,9 +417,8 @@ class RayBackend(LocalAgents):
         return list(self._shards)
 
     def close(self) -> None:
+        """Kill every actor (one already gone is skipped); the backend then holds none."""
         for shard in self._shards:
-            try:
+            with contextlib.suppress(Exception):  # already gone
                 self.ray.kill(shard, no_restart=True)
-            except Exception:  # noqa: BLE001 - already gone
-                pass
         self._shards = []

@@ -41,6 +41,7 @@ class AgentShard:
         self._ended: dict[Any, threading.Event] = {}  # act calls by token, set when done
 
     def configure(self, config: dict[str, Any]) -> None:
+        """Apply the driver's configuration settings (`config_manager.as_dict()`) here."""
         for key, value in config.items():
             config_manager.set(key, value)
 
@@ -68,15 +69,18 @@ class AgentShard:
                 "agent_seconds": outcome.agent_seconds}
 
     def abandon(self, token: Any) -> None:
-        """The driver gave up on the `act` call with `token` (Ctrl-C). Returns once that
-        call has stopped waiting and marked its unfinished turns busy (they apply
-        nothing when they end), so that no later step can start beside them. A
-        threaded actor may run this before that call starts: it is remembered."""
+        """The driver gave up on the `act` call with `token` (Ctrl-C).
+
+        Returns once that call has stopped waiting and marked its unfinished turns busy
+        (they apply nothing when they end), so that no later step can start beside them.
+        A threaded actor may run this before that call starts: it is remembered.
+        """
         self.runner.interrupt(token)
         self._ended.setdefault(token, threading.Event()).wait(_ABANDON_WAIT)
         self._ended.pop(token, None)
 
     def unload(self, names: list[str]) -> None:
+        """Forget the agents named (their names are freed in this worker); unknown: skipped."""
         for name in names:
             agent = self.agents.pop(name, None)
             if agent is not None:
@@ -100,19 +104,26 @@ class AgentShard:
             agent.make_agents_accessible([c for c in contacts if c.name != agent.name])
 
     def read(self, name: str, method: str, args: tuple = ()) -> Any:
+        """What agent `name`'s reader `method` (one of READABLE) returns; else ValueError."""
         if method not in READABLE:
             raise ValueError(f"{self.name}: {method!r} cannot be read")
         return getattr(self.agents[name], method)(*args)
 
     def memory(self, name: str, which: str, args: tuple = ()) -> Any:
+        """What memory reader `which` (one of MEMORY_READABLE) of agent `name` returns.
+
+        Raises ValueError for any other name.
+        """
         if which not in MEMORY_READABLE:
             raise ValueError(f"{self.name}: memory has no {which!r}")
         return getattr(self.agents[name].episodic_memory, which)(*args)
 
     def states(self) -> list[dict[str, Any]]:
+        """The complete state of every agent here."""
         return [agent.encode_complete_state() for agent in self.agents.values()]
 
     def close(self) -> None:
+        """Release the runner's threads."""
         self.runner.close()
 
     def _contact(self, name: str) -> Any:

@@ -90,17 +90,20 @@ class TinySocialNetwork(TinyWorld):
                              "out to them.", source=self.name)
 
     def remove_agent(self, agent: Any) -> TinySocialNetwork:
+        """Remove `agent` and every relation it is in; returns the world."""
         for name, pairs in self.relations.items():
             self.relations[name] = [p for p in pairs if agent.name not in p]
         return super().remove_agent(agent)
 
     def encode_complete_state(self) -> dict[str, Any]:
+        """The world's state (`BaseWorld.encode_complete_state`), relations included."""
         state = super().encode_complete_state()
         state["relations"] = {name: [list(pair) for pair in pairs]
                               for name, pairs in self.relations.items()}
         return state
 
     def decode_complete_state(self, state: dict[str, Any]) -> TinySocialNetwork:
+        """Restore from `encode_complete_state`, relations included; returns the world."""
         super().decode_complete_state(state)
         self.relations = {str(name): [(str(a), str(b)) for a, b in pairs]
                           for name, pairs in (state.get("relations") or {}).items()}

@@ -130,6 +130,7 @@ class TinyWorld(BaseWorld):
         return self._accounting.metrics.snapshot()
 
     def reset_parallel_metrics(self) -> None:
+        """Zero this world's metrics, its per-step and total LLM usage included."""
         self._accounting.metrics.reset()
 
     def get_step_usage(self) -> list[dict[str, Any]]:
@@ -137,8 +138,11 @@ class TinyWorld(BaseWorld):
         return self._accounting.metrics.step_usage()
 
     def get_agent_usage(self) -> dict[str, dict[str, Any]]:
-        """LLM usage and estimated cost of each agent of this world, since the process
-        started (or `usage.reset()`): requests, retries, 429s, tokens, cost."""
+        """LLM usage and estimated cost of each agent of this world.
+
+        Counted since the process started (or `usage.reset()`): requests, retries, 429s,
+        tokens, cost.
+        """
         report = {}
         for agent in self.agents:
             used = usage.snapshot(agent.name)
@@ -151,6 +155,7 @@ class TinyWorld(BaseWorld):
                                 self.steps_done)
 
     def pretty_print_cost_stats(self) -> None:
+        """Print `get_cost_stats` as a table on the console."""
         cost.print_stats(f"Cost statistics: world {self.name}", self.get_cost_stats())
 
     @staticmethod
@@ -167,6 +172,7 @@ class TinyWorld(BaseWorld):
 
     @staticmethod
     def pretty_print_global_cost_stats() -> None:
+        """Print `get_global_cost_stats` as a table on the console."""
         cost.print_stats("Cost statistics: all worlds", TinyWorld.get_global_cost_stats())
 
     def get_agent_failures(self) -> list[dict[str, Any]]:
@@ -176,10 +182,12 @@ class TinyWorld(BaseWorld):
     # --- lifecycle ------------------------------------------------------------------
 
     def close(self) -> None:
-        """Release the worker threads (and the Ray actors; a closed Ray world cannot step
-        again) and free the world's name; a step in flight ends promptly. A
-        thread-backend world can still step (a new pool starts), and its agents may
-        join another world."""
+        """Release the worker threads (and the Ray actors) and free the world's name.
+
+        A step in flight ends promptly. A closed Ray world cannot step again; a
+        thread-backend world can still step (a new pool starts), and its agents may join
+        another world.
+        """
         self.closed = True
         self._stop_run()
         self._agents.close()

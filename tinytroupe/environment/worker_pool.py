@@ -69,9 +69,12 @@ class WorkerPool(concurrent.futures.Executor):
         return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        """Stop accepting work. With `cancel_futures`, cancel what has not started.
-        With `wait`, block until the running calls return (never do this with a call
-        that may hang); without it, return at once."""
+        """Stop accepting work.
+
+        With `cancel_futures`, cancel what has not started. With `wait`, block until the
+        running calls return (never do this with a call that may hang); without it, return
+        at once.
+        """
         with self._lock:
             self._shutdown = True
             threads = list(self._threads)
@@ -138,7 +141,7 @@ class WorkerPool(concurrent.futures.Executor):
             return
         try:
             result = fn(*args, **kwargs)
-        except BaseException as exc:  # noqa: BLE001 - delivered through the future
+        except BaseException as exc:  # delivered through the future
             future.set_exception(exc)
         else:
             future.set_result(result)

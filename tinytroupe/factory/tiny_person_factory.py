@@ -16,6 +16,7 @@ process: a name already taken gets a numeric suffix ("Ana Rossi 2").
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import threading
@@ -53,10 +54,15 @@ class TinyPersonFactory:
                  **unsupported: Any) -> None:
         warn_unsupported("TinyPersonFactory", unsupported)
         self.context = context
-        with TinyPersonFactory._registry_lock:
-            self.name = simulation_id or f"factory-{len(TinyPersonFactory.all_factories) + 1}"
-            TinyPersonFactory.all_factories[self.name] = self
         self.generated: list[TinyPerson] = []
+        with TinyPersonFactory._registry_lock:
+            self.name = simulation_id or _fresh_factory_name()
+            # a factory made again under the same id (a notebook cell run twice)
+            # replaces the old one, whose workers are released
+            replaced = TinyPersonFactory.all_factories.get(self.name)
+            TinyPersonFactory.all_factories[self.name] = self
+        if replaced is not None:
+            replaced.close()
         self._runner = ParallelRunner(self.name)
         self._accounting = Accounting(self.name)
         self._batches = 0
@@ -65,9 +71,14 @@ class TinyPersonFactory:
     def clear_factories(cls) -> None:
         """Close every factory's workers and forget all factories."""
         with cls._registry_lock:
-            for factory in cls.all_factories.values():
-                factory._runner.close()
+            factories = list(cls.all_factories.values())
             cls.all_factories.clear()
+        for factory in factories:
+            factory.close()
+
+    def close(self) -> None:
+        """Release this factory's worker threads (a later batch starts new ones)."""
+        self._runner.close()
 
     # --- public API -----------------------------------------------------------------
 
@@ -187,6 +198,15 @@ class TinyPersonFactory:
         person = TinyPerson.load_specification(spec, new_agent_name=unique)
         self.generated.append(person)
         return person
+
+
+_factory_numbers = itertools.count(1)
+
+
+def _fresh_factory_name() -> str:  # called with the registry lock held
+    while (name := f"factory-{next(_factory_numbers)}") in TinyPersonFactory.all_factories:
+        pass
+    return name
 
 
 class _PlannedPerson(BaseModel):
