@@ -1,24 +1,13 @@
 """Command line: ``python -m tinytroupe <subcommand>`` (also the ``tinytroupe`` script).
 
-Subcommands
------------
-``demo``
-    Runs the example focus group (`tinytroupe.examples`) on a product question and
-    prints a summary table. It uses the offline model unless ``--model`` or
-    ``--api-type`` is given, so it runs on a fresh machine with no key and no network.
-
-Adding a subcommand
--------------------
-Subcommands are `Subcommand` records in the `SUBCOMMANDS` registry; `build_parser()`
-turns each into an argparse subparser. To add one (e.g. ``bench``), write a module
-such as ``tinytroupe/bench_cli.py`` that builds a `Subcommand` (its ``run`` returns the
-exit code) and calls `register_subcommand()` at import, then add the module's name
-to `EXTENSION_MODULES`. Modules are imported lazily, when the parser is built, so they
-may import this module without a cycle.
+``demo`` runs the example focus group (`tinytroupe.examples.demo`); ``bench`` runs the
+benchmark suite (`tinytroupe.bench.runner`). This module only parses arguments and
+dispatches: each subcommand's module declares its options (`add_arguments`) and runs
+(`run`); the benchmark's scenarios and extras are imported only when it runs.
 
 Exit codes: 0 success; 1 the simulation failed (an error stopped it, or every agent
-turn failed); 2 bad usage or LLM access not
-configured (for example no API key); 130 interrupted.
+turn failed); 2 bad usage, a configuration error or LLM access not configured (for
+example no API key); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -26,249 +15,32 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
 
 from rich.console import Console
-from rich.table import Table
 
-from tinytroupe import ConfigError, __version__, config_manager
+from tinytroupe import ConfigError, __version__
 from tinytroupe.sanitize import for_console as escape
 
-#: Exit codes of `main`.
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_USAGE = 2
 
+#: Subcommand name -> (help, module with `add_arguments(parser)` and `run(args) -> int`).
+SUBCOMMANDS = {
+    "demo": ("run the example focus group (offline model by default)",
+             "tinytroupe.examples.demo"),
+    "bench": ("run the benchmark suite", "tinytroupe.bench.runner"),
+}
 
-@dataclass(frozen=True)
-class Subcommand:
-    """One ``python -m tinytroupe <name>`` subcommand.
-
-    ``add_arguments`` declares its options on the subparser; ``run`` gets the parsed
-    namespace and returns the process exit code.
-    """
-
-    name: str
-    help: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
-
-
-#: Registered subcommands by name, in the order they appear in ``--help``.
-SUBCOMMANDS: dict[str, Subcommand] = {}
-
-#: Modules imported before the parser is built; each registers its subcommand(s).
-EXTENSION_MODULES: tuple[str, ...] = ("tinytroupe.bench.runner",)
-
-
-def register_subcommand(command: Subcommand) -> Subcommand:
-    """Add `command` to `SUBCOMMANDS`; a name can be registered only once."""
-    existing = SUBCOMMANDS.get(command.name)
-    if existing is not None and existing is not command:
-        raise ValueError(f"subcommand {command.name!r} is already registered")
-    SUBCOMMANDS[command.name] = command
-    return command
-
-
-# --- demo -------------------------------------------------------------------------
-
-#: The question the focus group discusses.
-DEMO_QUESTION = (
-    "We are thinking of launching VeloPass, a subscription e-bike service: for a monthly "
-    "fee you get an electric bike, maintenance, insurance and a replacement within 24 hours "
-    "if it breaks down, and you can cancel any month. Would you use it? What would make "
-    "it worth the price for you, and what would put you off?"
-)
-
-OFFLINE_NOTE = (
-    "Note: the offline model is a deterministic stand-in, not a language model. Its answers "
-    "are templates filled from each persona and what it last heard, so the conversation "
-    "shows the machinery, not real opinions. Use --model or --api-type for a real LLM."
-)
-
-_MIN_AGENTS, _MAX_AGENTS = 2, 6
-_FAILURES_SHOWN = 3
-
-
-def _positive_int(text: str) -> int:
-    value = _int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _agent_count(text: str) -> int:
-    value = _int(text)
-    if not _MIN_AGENTS <= value <= _MAX_AGENTS:
-        raise argparse.ArgumentTypeError(
-            f"must be from {_MIN_AGENTS} to {_MAX_AGENTS}, got {value}")
-    return value
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-
-
-def _add_demo_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--steps", type=_positive_int, default=3, metavar="N",
-                        help="simulation steps to run (default: 3)")
-    parser.add_argument("--agents", type=_agent_count, default=_MAX_AGENTS, metavar="N",
-                        help=f"example agents taking part, {_MIN_AGENTS}-{_MAX_AGENTS} "
-                             f"(default: {_MAX_AGENTS})")
-    parser.add_argument("--model", help="chat model to call; implies --api-type openai "
-                                        "unless --api-type is given")
-    parser.add_argument("--api-type", choices=("offline", "openai", "azure"),
-                        help="LLM backend (default: offline, or openai when --model is given)")
-    parser.add_argument("--sequential", action="store_true",
-                        help="turn-based steps instead of parallel ones")
-    parser.add_argument("--quiet", action="store_true",
-                        help="do not show the conversation, only the summary")
-
-
-def _configure_llm(args: argparse.Namespace) -> str:
-    """Apply the demo's LLM choice to `config_manager`; return the API type chosen.
-
-    No ``--model``/``--api-type``: offline. Otherwise ``--api-type`` (default openai)
-    and, if given, ``--model``. Raises `ConfigError` for an invalid value.
-    """
-    api_type = args.api_type or ("openai" if args.model is not None else "offline")
-    config_manager.set("api_type", api_type)
-    if args.model is not None:
-        config_manager.set("model", args.model)
-    return api_type
-
-
-def run_demo(args: argparse.Namespace) -> int:
-    """The ``demo`` subcommand: a focus group on `DEMO_QUESTION`, then a summary.
-
-    Side effects on the process: sets API_TYPE (and MODEL) with `config_manager.set`,
-    and creates agents and a world named "Focus group" in the process registries (call
-    `tinytroupe.control.reset()` before running it again in the same process). The
-    world is closed at the end. Returns an exit code (module docstring).
-    """
-    # Imported here so that `--help` and argument errors stay fast.
-    from tinytroupe.agent import TinyPerson
-    from tinytroupe.clients import LLMConfigurationError, LLMError, get_client, usage
-    from tinytroupe.environment import ParallelStepError, TinyWorld
-    from tinytroupe.examples import load_example_agents
-
-    out, err = Console(highlight=False), Console(stderr=True, highlight=False)
-    try:
-        api_type = _configure_llm(args)
-        get_client()  # fails fast, before any agent exists, if LLM access is not configured
-    except (ConfigError, LLMConfigurationError) as exc:
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
-        return EXIT_USAGE
-    model = "offline" if api_type == "offline" else f"{api_type}: {config_manager.get('model')}"
-
-    display = not args.quiet
-    saved_display = (TinyPerson.communication_display, TinyWorld.communication_display)
-    TinyPerson.communication_display = TinyWorld.communication_display = display
-    try:
-        agents = load_example_agents()[: args.agents]
-        mode = "sequential" if args.sequential else "parallel"
-        out.print(f"[bold]Focus group[/]: {len(agents)} agents, {args.steps} {mode} step(s), "
-                  f"model {escape(model)}")
-        with TinyWorld("Focus group", agents) as world:
-            world.make_everyone_accessible()
-            world.broadcast(DEMO_QUESTION)
-            usage_before, start = usage.snapshot(), time.perf_counter()
-            try:
-                steps = world.run(args.steps, parallelize=not args.sequential,
-                                  return_actions=True) or []
-            except (LLMError, ParallelStepError) as exc:
-                err.print(f"[bold red]error:[/] the simulation failed: {escape(str(exc))}",
-                          soft_wrap=True)
-                return EXIT_FAILED
-            wall = time.perf_counter() - start
-            calls = usage.snapshot().minus(usage_before)
-            summary = _summary(world, steps, calls.as_dict(), wall, args, model)
-            failures = world.get_agent_failures()
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        return EXIT_INTERRUPTED
-    finally:
-        TinyPerson.communication_display, TinyWorld.communication_display = saved_display
-    out.print(summary)
-    for failure in failures[:_FAILURES_SHOWN]:
-        err.print(f"[red]agent failure:[/] step {failure['step']}, {escape(failure['agent'])}: "
-                  f"{escape(failure['error_type'])}: {escape(failure['message'])}",
-                  soft_wrap=True)
-    if api_type == "offline":
-        out.print(OFFLINE_NOTE)
-    if failures and not _any_action(steps):
-        err.print("[bold red]error:[/] every agent turn failed; see the failures above")
-        return EXIT_FAILED
-    return EXIT_OK
-
-
-def _any_action(steps: list[dict[str, list[dict]]]) -> bool:
-    """Whether any agent completed a turn with at least one action in `steps`."""
-    return any(taken for step in steps for taken in step.values())
-
-
-def _summary(world: Any, steps: list[dict[str, list[dict]]], calls: dict[str, int],
-             wall: float, args: argparse.Namespace, model: str) -> Table:
-    """The summary table of a finished demo run.
-
-    Actions count every action the agents took except DONE; messages count transcript
-    events sent by an agent (TALK, REACH_OUT, an agent's broadcast), so the opening
-    question, which comes from the world, is not one of them.
-    """
-    metrics = world.get_parallel_metrics()
-    actions = sum(1 for step in steps for taken in step.values()
-                  for item in taken if item["action"].get("type") != "DONE")
-    messages = sum(1 for event in world.transcript if event.get("source") is not None)
-    speedup = ("n/a (sequential)" if args.sequential
-               else f"{metrics['avg_parallel_speedup']:.2f}x")
-    table = Table(title="Focus group summary", show_header=False, title_justify="left")
-    table.add_column("metric", style="bold")
-    table.add_column("value", justify="right")
-    rows: list[tuple[str, str]] = [
-        ("Model", escape(model)),
-        ("Agents", str(len(world.agents))),
-        ("Steps", f"{args.steps} ({'sequential' if args.sequential else 'parallel'})"),
-        ("Agent actions taken", str(actions)),
-        ("Messages delivered", str(messages)),
-        ("LLM calls", str(calls["requests"])),
-        ("Wall time", f"{wall:.2f} s"),
-        ("Avg parallel speedup", speedup),
-        ("Errors / timeouts", f"{metrics['parallel_errors']} / {metrics['parallel_timeouts']}"),
-    ]
-    if calls["retries"] or calls["failures"]:
-        rows.append(("LLM retries / failures", f"{calls['retries']} / {calls['failures']}"))
-    if calls["prompt_tokens"] or calls["completion_tokens"]:
-        rows.append(("Tokens (prompt / completion)",
-                     f"{calls['prompt_tokens']} / {calls['completion_tokens']}"))
-    for name, value in rows:
-        table.add_row(name, value)
-    return table
-
-
-register_subcommand(Subcommand(
-    name="demo", help="run the example focus group (offline model by default)",
-    add_arguments=_add_demo_arguments, run=run_demo))
-
-
-# --- entry point ------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser, with one subparser per registered subcommand."""
-    for module in EXTENSION_MODULES:
-        importlib.import_module(module)
+    """The argument parser, with one subparser per subcommand."""
     parser = argparse.ArgumentParser(
         prog="tinytroupe", description="LLM multi-agent persona simulation.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in SUBCOMMANDS.values():
-        sub = subparsers.add_parser(command.name, help=command.help,
-                                    description=command.help)
-        command.add_arguments(sub)
-        sub.set_defaults(_run=command.run)
+    for name, (help_text, module) in SUBCOMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        importlib.import_module(module).add_arguments(sub)
     return parser
 
 
@@ -276,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse `argv` (default: ``sys.argv[1:]``), run the subcommand, return its exit code.
 
     Never raises `SystemExit`: argparse's exits (``--help``, usage errors) are returned
-    as exit codes too.
+    as exit codes too; a configuration error is printed, without a traceback.
     """
     parser = build_parser()
     try:
@@ -284,8 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
-        return args._run(args)
-    except ConfigError as exc:  # a bad config.ini or TINYTROUPE_* variable: no traceback
+        return importlib.import_module(SUBCOMMANDS[args.command][1]).run(args)
+    except ConfigError as exc:  # a bad config.ini or TINYTROUPE_* variable
         Console(stderr=True, highlight=False).print(
             f"[bold red]configuration error:[/] {escape(exc)}", soft_wrap=True)
         return EXIT_USAGE

@@ -151,22 +151,13 @@ def test_help_exits_0(capsys: pytest.CaptureFixture) -> None:
     assert "demo" in capsys.readouterr().out
 
 
-def test_registered_subcommands_are_dispatched(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_subcommand_is_dispatched_to_its_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tinytroupe.bench import runner
+
     seen: list[argparse.Namespace] = []
-
-    def add_arguments(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--size", type=int, default=1)
-
-    def run(args: argparse.Namespace) -> int:
-        seen.append(args)
-        return 7
-
-    monkeypatch.setattr(cli, "SUBCOMMANDS", dict(cli.SUBCOMMANDS))
-    cli.register_subcommand(cli.Subcommand("dummy", "benchmarks", add_arguments, run))
-    assert cli.main(["dummy", "--size", "3"]) == 7
-    assert seen[0].size == 3
-    with pytest.raises(ValueError, match="already registered"):
-        cli.register_subcommand(cli.Subcommand("dummy", "other", add_arguments, run))
+    monkeypatch.setattr(runner, "run", lambda args: seen.append(args) or 7)
+    assert cli.main(["bench", "--quick", "--only", "timeout"]) == 7
+    assert seen[0].quick and seen[0].only == ["timeout"]
 
 
 def test_python_dash_m_runs_the_demo(tmp_path: Path) -> None:

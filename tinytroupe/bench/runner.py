@@ -17,7 +17,6 @@ from pathlib import Path
 from rich.console import Console
 
 from tinytroupe import config_manager
-from tinytroupe.cli import Subcommand, register_subcommand
 
 #: The scenarios, in running order (their code is imported only when the suite runs,
 #: so that ``python -m tinytroupe demo`` never needs the bench's dependencies).
@@ -77,5 +76,3 @@ def run(args: argparse.Namespace) -> int:
                   + f"; {seconds:.0f} s")
     return 1 if failed else 0
 
-
-register_subcommand(Subcommand("bench", "run the benchmark suite", add_arguments, run))
