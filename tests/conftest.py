@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +14,8 @@ from tinytroupe import config_manager, control
 from tinytroupe.agent import TinyPerson
 from tinytroupe.clients import clear_clients, usage
 from tinytroupe.environment import TinyWorld
+from tinytroupe.environment import parallel as parallel_module
+from tinytroupe.environment.worker_pool import WorkerPool
 from tinytroupe.testing import FakeLLMServer
 
 #: Persona files in TinyTroupe's `.agent.json` format, written for these tests.
@@ -81,3 +85,26 @@ def llm_over_http(fake_llm: FakeLLMServer, use_server) -> FakeLLMServer:
     """The fake server, with the real HTTP client pointed at it."""
     use_server(fake_llm)
     return fake_llm
+
+
+@pytest.fixture
+def release() -> Iterator[threading.Event]:
+    """An event that blocked agents wait on; always set at teardown (no stray hangs)."""
+    gate = threading.Event()
+    yield gate
+    gate.set()
+
+
+@pytest.fixture
+def submissions(monkeypatch: pytest.MonkeyPatch) -> threading.Semaphore:
+    """Released once per turn handed to a world's executor (which turns are queued)."""
+    submitted = threading.Semaphore(0)
+
+    class CountingPool(WorkerPool):
+        def submit(self, *args: Any, **kwargs: Any) -> Any:
+            future = super().submit(*args, **kwargs)
+            submitted.release()
+            return future
+
+    monkeypatch.setattr(parallel_module, "WorkerPool", CountingPool)
+    return submitted

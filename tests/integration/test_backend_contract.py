@@ -9,7 +9,6 @@ timeout and counted once, and the same metrics from the one accounting path.
 from __future__ import annotations
 
 import importlib.util
-import os
 import time
 from collections.abc import Iterator
 
@@ -24,26 +23,9 @@ from tinytroupe.testing.delivery import talks_heard, talks_sent
 pytestmark = pytest.mark.timeout(180)
 
 HAS_RAY = importlib.util.find_spec("ray") is not None
-KEY = "sk-contract-test-key"
+KEY = "sk-test-not-a-real-key"  # the key the local Ray runtime's workers inherit
 #: How long the driver may wait beyond the step timeout, as each backend documents it.
 GRACE = {"threads": 0.5, "ray": 5.0}
-
-
-@pytest.fixture(scope="module")
-def ray_runtime() -> Iterator[None]:
-    """A local Ray runtime for the module (workers inherit the key from here)."""
-    import ray
-
-    previous = os.environ.get("OPENAI_API_KEY")
-    os.environ["OPENAI_API_KEY"] = KEY
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             ignore_reinit_error=True)
-    yield
-    ray.shutdown()
-    if previous is None:
-        os.environ.pop("OPENAI_API_KEY", None)
-    else:
-        os.environ["OPENAI_API_KEY"] = previous
 
 
 @pytest.fixture(params=["threads", pytest.param("ray", marks=pytest.mark.skipif(

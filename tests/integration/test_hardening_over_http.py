@@ -39,9 +39,8 @@ from tinytroupe.clients.errors import LLMOutputError
 from tinytroupe.clients.limits import ProviderGate
 from tinytroupe.clients.offline import agent_name
 from tinytroupe.environment import ParallelStepError, TinyWorld
-from tinytroupe.environment import parallel as parallel_module
-from tinytroupe.environment.worker_pool import WorkerPool
 from tinytroupe.testing import FakeLLMServer, FaultPlan
+from tinytroupe.testing.scripted import in_thread, join_all, pool_threads
 
 pytestmark = pytest.mark.integration
 
@@ -80,37 +79,12 @@ def assert_no_key(text: str, key: str, where: str) -> None:
         assert form not in text and form not in squeezed, f"the API key leaked into {where}"
 
 
-def pool_threads(world_name: str) -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith(f"{world_name}-agent-")]
-
-
-def join_all(threads: list[threading.Thread], timeout: float = 10.0) -> list[threading.Thread]:
-    deadline = time.monotonic() + timeout
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    return [t for t in threads if t.is_alive()]
-
-
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     """Poll `condition` (a server counter) until true; fail after `timeout`."""
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, "condition not reached"
         time.sleep(0.005)
-
-
-def in_thread(fn: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["result"] = fn()
-        except BaseException as exc:
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    return thread, box
 
 
 @pytest.fixture(autouse=True)
@@ -263,21 +237,6 @@ def test_item2_a_lone_surrogate_in_an_answer_leaves_every_later_turn_and_save_wo
 
 
 # --- item 3: close() during a step with hung requests ------------------------------------
-
-
-@pytest.fixture
-def submissions(monkeypatch) -> threading.Semaphore:
-    """Released once per turn handed to a world's pool."""
-    submitted = threading.Semaphore(0)
-
-    class CountingPool(WorkerPool):
-        def submit(self, *args: Any, **kwargs: Any) -> Any:
-            future = super().submit(*args, **kwargs)
-            submitted.release()
-            return future
-
-    monkeypatch.setattr(parallel_module, "WorkerPool", CountingPool)
-    return submitted
 
 
 @pytest.fixture

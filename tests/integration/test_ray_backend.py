@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 
@@ -19,18 +18,8 @@ pytestmark = pytest.mark.timeout(180)
 
 
 @pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    # Keys are not shipped to actors: workers read them from the environment they
-    # inherit from this process, so it must be there before Ray starts.
-    previous = os.environ.get("OPENAI_API_KEY")
-    os.environ["OPENAI_API_KEY"] = "sk-test-not-a-real-key"
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-    if previous is None:
-        os.environ.pop("OPENAI_API_KEY", None)
-    else:
-        os.environ["OPENAI_API_KEY"] = previous
+def local_ray(ray_runtime: None) -> None:
+    """Every test here runs on the module's local Ray runtime."""
 
 
 def scenario(backend: str, steps: int = 3) -> dict:

@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,80 +43,18 @@ from tinytroupe.environment import TinyWorld
 from tinytroupe.environment import parallel as parallel_module
 from tinytroupe.environment.checkpoint import CheckpointError, write_checkpoint
 from tinytroupe.environment.worker_pool import WorkerPool
+from tinytroupe.testing.scripted import (
+    ScriptedPerson,
+    heard,
+    in_thread,
+    join_all,
+    pool_threads,
+    ring,
+)
 
 #: The wait slice of a parallel step (docs: Ctrl-C and close() noticed within ~0.25 s);
 #: "promptly" is asserted against a bound of a few slices, never the step timeout.
 PROMPT = 2.0
-
-
-class ScriptedPerson(TinyPerson):
-    """An agent whose turn runs `behaviour(agent)` then TALKs to `target` (if any)."""
-
-    def __init__(self, name: str, target: str = "", behaviour: Callable | None = None):
-        super().__init__(name)
-        self.target = target
-        self.behaviour = behaviour
-        self.turns = 0
-
-    def act(self, until_done: bool = True, n: int | None = None, return_actions: bool = False,
-            **_: object) -> list[dict] | None:
-        with self._acting:
-            self.turns += 1
-            if self.behaviour is not None:
-                self.behaviour(self)
-            actions = [{"type": "THINK", "content": f"{self.name} thinks", "target": ""}]
-            if self.target:
-                actions.append({"type": "TALK", "target": self.target,
-                                "content": f"{self.name} turn {self.turns}"})
-            actions.append({"type": "DONE", "content": "", "target": ""})
-            self._commit(actions, {})
-            return actions if return_actions else None
-
-
-def ring(n: int, behaviour: Callable | None = None, prefix: str = "A") -> list[ScriptedPerson]:
-    return [ScriptedPerson(f"{prefix}{i}", f"{prefix}{(i + 1) % n}", behaviour) for i in range(n)]
-
-
-def heard(agent: TinyPerson) -> list[str]:
-    """What `agent` heard (CONVERSATION contents), in order."""
-    return [s["content"] for e in agent.episodic_memory.retrieve_all() if e["role"] == "user"
-            for s in e["content"]["stimuli"] if s["type"] == "CONVERSATION"]
-
-
-def pool_threads(world_name: str) -> list[threading.Thread]:
-    """The live worker threads of `world_name`'s pool (named ``<world>-agent-<n>``)."""
-    return [t for t in threading.enumerate() if t.name.startswith(f"{world_name}-agent-")]
-
-
-def join_all(threads: list[threading.Thread], timeout: float = 10.0) -> list[threading.Thread]:
-    """Join `threads` (a shared deadline); return those still alive."""
-    deadline = time.monotonic() + timeout
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    return [t for t in threads if t.is_alive()]
-
-
-@pytest.fixture
-def release() -> Iterator[threading.Event]:
-    """An event that blocked agents wait on; always set at teardown (no stray hangs)."""
-    gate = threading.Event()
-    yield gate
-    gate.set()
-
-
-def in_thread(fn: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
-    """Start `fn` in a daemon thread; the dict gets its "result" or "error"."""
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["result"] = fn()
-        except BaseException as exc:
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    return thread, box
 
 
 # --- item 1: keys are read stripped, refused with control characters, redacted -------
@@ -196,21 +134,6 @@ def test_item2_serialisers_never_raise_on_a_lone_surrogate_already_in_memory(
 
 
 # --- item 3: close() during a step ends it promptly, leaves no thread ------------------
-
-
-@pytest.fixture
-def submissions(monkeypatch) -> threading.Semaphore:
-    """Released once per turn handed to a world's pool (so a test knows which are queued)."""
-    submitted = threading.Semaphore(0)
-
-    class CountingPool(WorkerPool):
-        def submit(self, *args: Any, **kwargs: Any) -> Any:
-            future = super().submit(*args, **kwargs)
-            submitted.release()
-            return future
-
-    monkeypatch.setattr(parallel_module, "WorkerPool", CountingPool)
-    return submitted
 
 
 def hung_world(name: str, agents: int, release: threading.Event

@@ -13,7 +13,6 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable
 
 import pytest
 
@@ -21,57 +20,10 @@ from tinytroupe import config_manager
 from tinytroupe.agent import TinyPerson
 from tinytroupe.environment import ParallelStepError, TinyWorld
 from tinytroupe.environment.metrics import ParallelMetrics, StepRecord
+from tinytroupe.testing.scripted import ScriptedPerson, heard, ring
 
 METRIC_KEYS = {"total_parallel_steps", "total_sequential_steps", "avg_parallel_speedup",
                "parallel_errors", "parallel_timeouts"}
-
-
-class ScriptedPerson(TinyPerson):
-    """An agent whose turn runs `behaviour(agent)` then TALKs to `target` (if any)."""
-
-    def __init__(self, name: str, target: str = "", behaviour: Callable | None = None):
-        super().__init__(name)
-        self.target = target
-        self.behaviour = behaviour
-        self.turns = 0
-        self.finished = threading.Event()
-
-    def act(self, until_done: bool = True, n: int | None = None, return_actions: bool = False,
-            **_: object) -> list[dict] | None:
-        with self._acting:
-            self.finished.clear()
-            try:
-                self.turns += 1
-                if self.behaviour is not None:
-                    self.behaviour(self)
-                actions = [{"type": "THINK", "content": f"{self.name} thinks", "target": ""}]
-                if self.target:
-                    actions.append({"type": "TALK", "target": self.target,
-                                    "content": f"{self.name} turn {self.turns}"})
-                actions.append({"type": "DONE", "content": "", "target": ""})
-                self._commit(actions, {})
-                return actions if return_actions else None
-            finally:
-                self.finished.set()
-
-
-def ring(n: int, behaviour: Callable | None = None, prefix: str = "A") -> list[ScriptedPerson]:
-    """`n` agents, each talking to the next one around a ring."""
-    return [ScriptedPerson(f"{prefix}{i}", f"{prefix}{(i + 1) % n}", behaviour) for i in range(n)]
-
-
-def heard(agent: TinyPerson) -> list[str]:
-    """What `agent` heard (CONVERSATION contents), in order."""
-    return [s["content"] for e in agent.episodic_memory.retrieve_all() if e["role"] == "user"
-            for s in e["content"]["stimuli"] if s["type"] == "CONVERSATION"]
-
-
-@pytest.fixture
-def release() -> Callable:
-    """An event that blocked agents wait on; always set at teardown (no stray hangs)."""
-    gate = threading.Event()
-    yield gate
-    gate.set()
 
 
 # --- basics ---------------------------------------------------------------------------

@@ -20,40 +20,12 @@ from pathlib import Path
 
 from tinytroupe.agent import TinyPerson
 from tinytroupe.agent.persona import read_specification
-from tinytroupe.examples.agents import (
-    create_lila_the_linguist,
-    create_lila_the_linguist_2,
-    create_lisa_the_data_scientist,
-    create_lisa_the_data_scientist_2,
-    create_marcos_the_physician,
-    create_marcos_the_physician_2,
-    create_oscar_the_architect,
-    create_oscar_the_architect_2,
-)
-from tinytroupe.examples.loaders import (
-    list_example_agents,
-    list_example_fragments,
-    load_example_agent_specification,
-    load_example_fragment_specification,
-)
+from tinytroupe.examples import agents, loaders
+from tinytroupe.examples.agents import *  # noqa: F403 - upstream's create_* functions
+from tinytroupe.examples.loaders import *  # noqa: F403 - upstream's loaders
 
-__all__ = [
-    "create_lila_the_linguist",
-    "create_lila_the_linguist_2",
-    "create_lisa_the_data_scientist",
-    "create_lisa_the_data_scientist_2",
-    "create_marcos_the_physician",
-    "create_marcos_the_physician_2",
-    "create_oscar_the_architect",
-    "create_oscar_the_architect_2",
-    "example_agent_files",
-    "example_agents_folder",
-    "list_example_agents",
-    "list_example_fragments",
-    "load_example_agent_specification",
-    "load_example_agents",
-    "load_example_fragment_specification",
-]
+__all__ = [*agents.__all__, *loaders.__all__,
+           "example_agent_files", "example_agents_folder", "load_example_agents"]
 
 _AGENTS_FOLDER = Path(__file__).resolve().with_name("agents")
 
