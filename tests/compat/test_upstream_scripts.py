@@ -114,6 +114,18 @@ def test_cost_statistics_are_printed(user_folder, capsys: pytest.CaptureFixture)
         assert result["client"]["model_calls"] == requests_made(server)
 
 
+def test_focus_group_results_are_extracted_reduced_and_told(user_folder) -> None:
+    _, server = user_folder
+    result = run_script("focus_group_results.py")
+    assert len(result["opinions"]) == 3
+    assert all(o is not None and {"opinion", "would_try", "concerns"} <= set(o)
+               for o in result["opinions"])
+    assert result["rows"] and all(set(r) == {"author", "content"} for r in result["rows"])
+    assert {r["author"] for r in result["rows"]} <= set(result["agents"])
+    assert result["continuation"]
+    assert requests_made(server) != 0
+
+
 def test_control_replays_a_run_without_model_calls(user_folder) -> None:
     folder, server = user_folder
     cache = folder / "replay.cache"

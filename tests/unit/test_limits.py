@@ -19,9 +19,9 @@ def test_sliding_window_never_admits_more_than_the_limit_in_any_window() -> None
 
     def worker() -> None:
         for _ in range(3):
-            limiter.reserve(1)
-            with lock:
-                stamps.append(time.monotonic())
+            entry = limiter.reserve(1)
+            with lock:  # the limiter's own admission time (a stamp taken after it returns
+                stamps.append(entry.stamp)  # could drift into the next window)
 
     threads = [threading.Thread(target=worker) for _ in range(6)]
     for t in threads:

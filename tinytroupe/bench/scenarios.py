@@ -1,4 +1,4 @@
-"""The nine scenarios of the suite. Each returns a `Result`: rows measured, and targets.
+"""The ten scenarios of the suite. Each returns a `Result`: rows measured, and targets.
 
 Ideal parallel step time = (LLM calls per agent turn) x latency, when MAX_WORKERS >=
 agents; every agent turn here makes one call. Efficiency = ideal / measured.
@@ -19,6 +19,7 @@ from typing import Any
 
 import psutil
 
+from tinytroupe.agent import TinyPerson
 from tinytroupe.bench.harness import (
     fake_server,
     fresh_simulation,
@@ -316,6 +317,38 @@ def factory(quick: bool) -> Result:
     return result
 
 
+def extraction(quick: bool) -> Result:
+    """10. `ResultsExtractor.extract_results_from_agents` in parallel vs one at a time."""
+    from tinytroupe.extraction import ResultsExtractor
+
+    agents, latency = (10, 0.05) if quick else (100, 0.2)
+    result = Result("extraction")
+    settings(max_workers="ALL")
+    times = {}
+    with fake_server(latency):
+        fresh_simulation()
+        people = [TinyPerson(f"Customer{i}") for i in range(agents)]
+        for person in people:
+            person.listen("Would you pay 30 euros a month for an e-bike subscription?")
+        extractor = ResultsExtractor(fields=["opinion", "price_sensitivity"])
+        start = time.perf_counter()
+        found = extractor.extract_results_from_agents(people)
+        times[True] = time.perf_counter() - start
+        start = time.perf_counter()
+        for person in people:
+            extractor.extract_results_from_agent(person)
+        times[False] = time.perf_counter() - start
+    assert all(found), "an extraction failed"
+    workers = agents  # MAX_WORKERS=ALL: the cap is the agent count
+    speedup = times[False] / times[True]
+    result.rows.append({"agents": agents, "latency": latency, "parallel_s": times[True],
+                        "sequential_s": times[False], "speedup": speedup,
+                        "efficiency": latency / times[True]})
+    result.target(f"speedup extracting from {agents} agents", speedup,
+                  f">= {0.8 * workers:g} (0.8 x agents)", speedup >= 0.8 * workers)
+    return result
+
+
 def ray_backend(quick: bool) -> Result:
     """9. Threads vs Ray actors for a big world (agents talk to 4 neighbours each)."""
     agents, steps, latency, per_actor = (200, 2, 0.5, 50) if quick else (2000, 3, 0.5, 250)
@@ -359,4 +392,5 @@ def ray_backend(quick: bool) -> Result:
 
 SCENARIOS = {"speedup": speedup_curve, "worker_cap": worker_cap, "overhead": overhead,
              "scale": scale, "metrics_overhead": metrics_overhead, "timeout": timeout,
-             "provider_limit": provider_limit, "factory": factory, "ray_backend": ray_backend}
+             "provider_limit": provider_limit, "factory": factory, "extraction": extraction,
+             "ray_backend": ray_backend}
