@@ -190,3 +190,21 @@ def test_prompt_reflects_persona_and_contact_changes() -> None:
     assert "Cleo" in system_prompt()
     agent.make_all_agents_inaccessible()
     assert "Bob" not in system_prompt() and "Cleo" not in system_prompt()
+
+
+def test_loading_a_folder_is_all_or_nothing(tmp_path) -> None:
+    good = {"type": "TinyPerson", "persona": {"name": "Ana Good"}}
+    (tmp_path / "a.agent.json").write_text(json.dumps(good), encoding="utf-8")
+    (tmp_path / "b.agent.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(PersonaSpecError, match=r"b\.agent\.json"):
+        TinyPerson.load_specifications_from_folder(tmp_path)
+    assert "Ana Good" not in TinyPerson.all_agents  # a retry finds the name free
+    (tmp_path / "b.agent.json").unlink()
+    assert [a.name for a in TinyPerson.load_specifications_from_folder(tmp_path)] == ["Ana Good"]
+
+
+def test_the_offline_model_ignores_a_malformed_generation_tag() -> None:
+    from tinytroupe.clients import offline_personas
+
+    bad = [{"role": "user", "content": "<persona_request>{oops</persona_request>"}]
+    assert offline_personas.answer(bad) is None

@@ -39,7 +39,7 @@ def show_stimulus(agent_name: str, stimulus: dict[str, str],
     source = escape(stimulus.get("source") or "USER")
     content = shorten(str(stimulus.get("content", "")), max_content_length)
     console.print(f"[bold italic cyan1]{source} --> {escape(agent_name)}: "
-                  f"\\[{escape(stimulus['type'])}][/] {escape(content)}")
+                  f"\\[{escape(stimulus.get('type', ''))}][/] {escape(content)}")
 
 
 def show_world(message: str) -> None:

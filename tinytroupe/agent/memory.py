@@ -71,13 +71,16 @@ class EpisodicMemory:
         """Append one episode, dropping the oldest non-prefix one when full."""
         entry = (episode, episode_message(episode))
         with self._lock:
-            self._stored += 1
-            if len(self._prefix) < self.fixed_prefix_length:
-                self._prefix.append(entry)
-                return
-            if self._tail.maxlen is not None and len(self._tail) == self._tail.maxlen:
-                self.omitted += 1
-            self._tail.append(entry)
+            self._append(entry)
+
+    def _append(self, entry: _Entry) -> None:  # called with self._lock held
+        self._stored += 1
+        if len(self._prefix) < self.fixed_prefix_length:
+            self._prefix.append(entry)
+            return
+        if self._tail.maxlen is not None and len(self._tail) == self._tail.maxlen:
+            self.omitted += 1
+        self._tail.append(entry)
 
     def store_all(self, episodes: list[dict[str, Any]]) -> None:
         """Store each of `episodes` in order, as `store` does."""
@@ -113,10 +116,10 @@ class EpisodicMemory:
             self._prefix.clear()
             self._tail.clear()
             self.omitted = 0
-            self._stored = self._episode_start = 0
-        for episode, _ in entries:
-            self.store(episode)
-        self.commit_episode()
+            self._stored = 0
+            for entry in entries:  # under the lock: a concurrent store cannot slip in
+                self._append(entry)
+            self._episode_start = self._stored
 
     # --- retrieval --------------------------------------------------------------------
 

@@ -248,5 +248,12 @@ class PersonaDefinition:
         Each file whose name ends in `file_suffix` is loaded by `load_specification`, with
         `flags`.
         """
-        return [cls.load_specification(p, **flags)
-                for p in sorted(Path(folder_path).glob(f"*{file_suffix}"))]
+        loaded: list[Any] = []
+        try:
+            for path in sorted(Path(folder_path).glob(f"*{file_suffix}")):
+                loaded.append(cls.load_specification(path, **flags))
+        except BaseException:
+            for agent in loaded:  # all or nothing: a retry must find the names free
+                agent.unregister()
+            raise
+        return loaded

@@ -122,5 +122,9 @@ def answer(messages: list[dict[str, Any]]) -> str | None:
         for tag, respond in (("population_plan_request", plan), ("persona_request", persona)):
             start, end = text.find(f"<{tag}>"), text.find(f"</{tag}>")
             if 0 <= start < end:
-                return respond(json.loads(text[start + len(tag) + 2:end]))
+                try:
+                    request = json.loads(text[start + len(tag) + 2:end])
+                except ValueError:
+                    return None  # not a request this module can read
+                return respond(request) if isinstance(request, dict) else None
     return None

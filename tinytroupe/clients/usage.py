@@ -32,8 +32,12 @@ class UsageSnapshot:
     def add(self, deltas: dict[str, float]) -> None:
         """Add `deltas` (counter name to amount) to these counters.
 
-        An unknown counter name raises AttributeError.
+        An unknown counter name raises AttributeError, before anything is added (no
+        counter is left half-updated).
         """
+        unknown = [name for name in deltas if not hasattr(self, name)]
+        if unknown:
+            raise AttributeError(f"unknown usage counter(s): {', '.join(unknown)}")
         for name, delta in deltas.items():
             setattr(self, name, getattr(self, name) + delta)
 
