@@ -314,7 +314,30 @@ def factory(quick: bool) -> Result:
     result.target(f"speedup generating {people} people", speedup,
                   f">= {0.8 * people * latency / ideal:g} (0.8 x ideal)",
                   speedup >= 0.8 * people * latency / ideal)
+    _sampled_population(result, 20 if quick else 200, latency)
     return result
+
+
+def _sampled_population(result: Result, size: int, latency: float) -> None:
+    """A sampling-plan population: dimensions, plan, then everyone at once, vs in turn."""
+    times = {}
+    with fake_server(latency):
+        for parallel in (True, False):
+            fresh_simulation()
+            factory = TinyPersonFactory("Commuters of a large city, of every age and job.",
+                                        total_population_size=size)
+            start = time.perf_counter()
+            made = factory.generate_people(parallelize=parallel)
+            times[parallel] = time.perf_counter() - start
+            assert len(made) == size, f"only {len(made)} of {size} people were generated"
+    ideal = 3 * latency  # the dimensions, the plan, then all persons at once
+    speedup = times[False] / times[True]
+    best = (size + 2) / 3  # sequential (2 + size calls) over the ideal parallel (3 calls)
+    result.rows.append({"sampled_population": size, "latency": latency,
+                        "parallel_s": times[True], "sequential_s": times[False],
+                        "speedup": speedup, "efficiency": ideal / times[True]})
+    result.target(f"speedup of a sampling-plan population of {size}", speedup,
+                  f">= {0.8 * best:.0f} (0.8 x ideal)", speedup >= 0.8 * best)
 
 
 def extraction(quick: bool) -> Result:

@@ -110,7 +110,70 @@ def persona(request: dict[str, Any]) -> str:
     particularities = request.get("particularities")
     if particularities:
         spec["persona"]["other_facts"].append(f"Particularities: {particularities}")
+    _apply_characteristics(spec["persona"], request.get("characteristics"))
     return json.dumps(spec, ensure_ascii=False)
+
+
+def _apply_characteristics(persona: dict[str, Any], characteristics: Any) -> None:
+    """Make the persona carry a sampling plan's characteristics for this person."""
+    if not isinstance(characteristics, dict):
+        return
+    for dimension, value in characteristics.items():
+        key = str(dimension).lower()
+        if key == "age" and isinstance(value, (int, float)):
+            persona["age"] = int(value)
+        elif key in ("occupation", "profession", "job"):
+            persona["occupation"]["title"] = str(value)
+        elif key in ("country", "nationality"):
+            persona["nationality"] = persona["residence"] = str(value)
+        elif isinstance(persona.get(str(dimension)), (dict, list)):  # a structured field
+            persona["other_facts"].append(f"{dimension}: {value}")
+        elif key != "name":
+            persona[str(dimension)] = value
+
+
+def sampling_dimensions(request: dict[str, Any]) -> str:
+    """Sampling dimensions for a population description (deterministic)."""
+    description = str(request.get("description", ""))
+    h = _hash(description)
+    occupations = [OCCUPATIONS[(h + 3 * k) % len(OCCUPATIONS)] for k in range(5)]
+    countries = [COUNTRIES[(h + 5 * k) % len(COUNTRIES)] for k in range(4)]
+    shares = [0.4, 0.3, 0.2, 0.1]
+    return json.dumps({"sampling_space_description": description, "dimensions": [
+        {"name": "age", "range": [18, 80]},
+        {"name": "occupation", "values": list(dict.fromkeys(occupations))},
+        {"name": "country", "values": dict(zip(countries, shares, strict=True))},
+        {"name": "temperament", "values": [f"Someone {t}." for t in TRAITS[:6]]},
+    ]}, ensure_ascii=False)
+
+
+def sampling_plan(request: dict[str, Any]) -> str:
+    """A sampling plan whose quantities add up to the population size (at most 5 each)."""
+    size = max(1, int(request.get("population_size", 1)))
+    dimensions = (request.get("dimensions") or {}).get("dimensions") or []
+    directives, left, index = [], size, 0
+    while left > 0:
+        quantity = min(5, left)
+        values: dict[str, Any] = {}
+        for d, dimension in enumerate(dimensions):
+            name = str(dimension.get("name", f"dimension{d}"))
+            if dimension.get("range"):
+                low, high = dimension["range"][0], dimension["range"][1]
+                step = max(1, int((high - low) / 4))
+                start = int(low) + step * (index % 4)
+                values[name] = [start, min(int(high), start + step)]
+            elif isinstance(dimension.get("values"), dict):
+                options = list(dimension["values"])
+                values[name] = options[index % len(options)] if options else ""
+            elif dimension.get("values"):
+                options = dimension["values"]
+                values[name] = [options[index % len(options)],
+                                options[(index + 1) % len(options)]]
+        directives.append({"id": index + 1, "quantity": quantity, "sampled_values": values,
+                           "subpopulation_description": f"Segment {index + 1}"})
+        left -= quantity
+        index += 1
+    return json.dumps({"directives": directives}, ensure_ascii=False)
 
 
 def answer(messages: list[dict[str, Any]]) -> str | None:
@@ -119,7 +182,9 @@ def answer(messages: list[dict[str, Any]]) -> str | None:
         if message.get("role") != "user":
             continue
         text = str(message.get("content", ""))
-        for tag, respond in (("population_plan_request", plan), ("persona_request", persona)):
+        for tag, respond in (("population_plan_request", plan), ("persona_request", persona),
+                             ("sampling_dimensions_request", sampling_dimensions),
+                             ("sampling_plan_request", sampling_plan)):
             start, end = text.find(f"<{tag}>"), text.find(f"</{tag}>")
             if 0 <= start < end:
                 try:

@@ -102,12 +102,14 @@ def describe(exc: ValidationError) -> str:
 
 def ask_structured(messages: list[dict[str, Any]], model: type[BaseModel], *,
                    name: str | None = None, user: str | None = None,
-                   parse: Callable[[str], T] | None = None, **sampling_overrides: Any) -> T:
+                   parse: Callable[[str], T] | None = None, attempts: int | None = None,
+                   **sampling_overrides: Any) -> T:
     """Ask until the answer is valid (module doc); return the parsed answer.
 
     `parse` (default: validation against `model`) turns the answer text into the
     result or raises `InvalidAnswer`; `model`'s schema is what the endpoint is given.
-    `user` names who the call is for (usage per agent). Raises `LLMError` subclasses.
+    `user` names who the call is for (usage per agent). `attempts` (None:
+    1 + MAX_OUTPUT_REPAIR_ATTEMPTS) bounds the calls. Raises `LLMError` subclasses.
     """
     from tinytroupe.clients import get_client  # the client module imports this one
 
@@ -115,7 +117,8 @@ def ask_structured(messages: list[dict[str, Any]], model: type[BaseModel], *,
     schema_name = name or model.__name__
     fmt = response_format(schema_name, schema_of(model))
     params = sampling(**sampling_overrides)
-    repairs = config_manager.get("max_output_repair_attempts")
+    repairs = (config_manager.get("max_output_repair_attempts") if attempts is None
+               else max(0, attempts - 1))
     client = get_client()
     for attempt in range(repairs + 1):
         completion = client.complete(messages, user=user, response_format=fmt, **params)

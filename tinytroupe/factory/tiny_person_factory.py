@@ -1,17 +1,22 @@
-"""TinyPersonFactory: generate personas with the LLM, one at a time or in parallel.
+"""TinyPersonFactory: generate personas with the model, one at a time or in parallel.
 
-`generate_people(n, parallelize=True)` first asks the model for a plan of `n`
-distinct people (a name and a one-line sketch each, with everyone the factory already
-made described so the population stays diverse), then asks for each full persona at
-once on the same `ParallelRunner` a world step uses: MAX_WORKERS, the step timeout,
-per-person error isolation and metrics. People come back in request order, so the
-same answers give the same population. Sequentially, each request describes everyone
-made so far instead of a plan.
+With a `sampling_space_description` and a `total_population_size` (or from a
+demography, `create_factory_from_demography`), the factory first builds a sampling
+plan (`tinytroupe.factory.sampling`): the model turns the description into
+`sampling_dimensions`, then a `sampling_plan` whose quantities add up to the
+population size, flattened into one characteristics dict per person
+(`remaining_characteristics_sample`). Each person is then generated with their
+characteristics; past the population size, generation is a clear error.
 
-Every answer must be a TinyTroupe persona specification; an invalid one is asked
-again (MAX_OUTPUT_REPAIR_ATTEMPTS, the validation error shown to the model) and then
-reported as that person's failure. Names are unique in the factory and in the
-process: a name already taken gets a numeric suffix ("Ana Rossi 2").
+Without a plan, `generate_people(n)` first asks for `n` distinct names and one-line
+sketches (the people already made are shown, so the population stays diverse).
+
+Either way the people of a batch are generated at once on the same `ParallelRunner`
+a world step uses (MAX_WORKERS, the step timeout, per-person error isolation and
+metrics) and come back in request order; a failed person is left out and recorded
+(`get_failures()`). Names are unique in the factory and in the process: a name already
+taken gets a numeric suffix ("Ana Rossi 2"). Every model call goes through the
+structured-output helper; an invalid answer is asked again, up to `attempts` calls.
 """
 
 from __future__ import annotations
@@ -19,19 +24,23 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import random
 import threading
+import zlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from tinytroupe.agent import PersonaSpecError, TinyPerson
-from tinytroupe.agent.persona import read_specification
 from tinytroupe.clients.structured import InvalidAnswer, ask_structured, parse_json
-from tinytroupe.config import config_defaults
+from tinytroupe.config import config_defaults, config_manager
 from tinytroupe.environment.metrics import Accounting
 from tinytroupe.environment.outcome import AgentFailure
 from tinytroupe.environment.parallel import ParallelRunner, Task
+from tinytroupe.factory import sampling
+from tinytroupe.factory.answers import PersonaAnswer, PlanAnswer, check_people, check_persona
 from tinytroupe.unsupported import warn_unsupported
 
 logger = logging.getLogger("tinytroupe")
@@ -39,22 +48,40 @@ logger = logging.getLogger("tinytroupe")
 _SYSTEM = ("You create realistic, diverse personas for a social simulation. Answer with "
            "one JSON object only, in the format the request asks for.")
 
+PostProcessing = Callable[[TinyPerson], Any] | None
+
 
 class PersonGenerationError(RuntimeError):
-    """No persona could be generated (the model failed or kept answering badly)."""
+    """No persona could be generated (the model failed, or the population is complete)."""
 
 
 class TinyPersonFactory:
-    """Generates `TinyPerson`s for a `context` (TinyTroupe's public API)."""
+    """Generates `TinyPerson`s (TinyTroupe's public API; module doc)."""
 
     all_factories: ClassVar[dict[str, TinyPersonFactory]] = {}
     _registry_lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self, context: str, simulation_id: str | None = None,
-                 **unsupported: Any) -> None:
+    def __init__(self, sampling_space_description: str | None = None,
+                 total_population_size: int | None = None,
+                 enforce_usage_of_all_dimensions: bool = False, context: str | None = None,
+                 simulation_id: str | None = None, **unsupported: Any) -> None:
         warn_unsupported("TinyPersonFactory", unsupported)
-        self.context = context
+        if total_population_size is not None and total_population_size < 1:
+            raise ValueError(f"total_population_size must be >= 1, got {total_population_size}")
+        self.sampling_space_description = sampling_space_description
+        self.population_size = total_population_size
+        self.enforce_usage_of_all_dimensions = enforce_usage_of_all_dimensions
+        self.context_text = context
+        self.sampling_dimensions: dict[str, Any] | None = None
+        self.sampling_plan: list[dict[str, Any]] | None = None
+        self.remaining_characteristics_sample: list[dict[str, Any]] | None = None
         self.generated: list[TinyPerson] = []
+        self.generated_minibios: list[str] = []
+        self.generated_names: list[str] = []
+        self._plan_lock = threading.Lock()
+        seed = config_manager.get("random_seed")
+        self._random = random.Random(seed if seed is not None else zlib.crc32(
+            str(sampling_space_description).encode()))
         with TinyPersonFactory._registry_lock:
             self.name = simulation_id or _fresh_factory_name()
             # a factory made again under the same id (a notebook cell run twice)
@@ -66,6 +93,28 @@ class TinyPersonFactory:
         self._runner = ParallelRunner(self.name)
         self._accounting = Accounting(self.name)
         self._batches = 0
+
+    @property
+    def context(self) -> str | None:
+        """What the people are generated for (the context, else the description)."""
+        return self.context_text or self.sampling_space_description
+
+    @staticmethod
+    def create_factory_from_demography(demography_description_or_file_path: str | Path | dict,
+                                       population_size: int,
+                                       additional_demographic_specification: str | None = None,
+                                       context: str | None = None) -> TinyPersonFactory:
+        """A factory sampling `population_size` people from a demography.
+
+        The demography is a JSON file or a dict of demographic data, in upstream's
+        format: any JSON object.
+        """
+        if population_size is None:
+            raise ValueError("population_size must be specified")
+        description = sampling.demography_description(demography_description_or_file_path,
+                                                      additional_demographic_specification)
+        return TinyPersonFactory(sampling_space_description=description,
+                                 total_population_size=population_size, context=context)
 
     @classmethod
     def clear_factories(cls) -> None:
@@ -80,52 +129,142 @@ class TinyPersonFactory:
         """Release this factory's worker threads (a later batch starts new ones)."""
         self._runner.close()
 
-    # --- public API -----------------------------------------------------------------
+    # --- the sampling plan ------------------------------------------------------------
 
-    def generate_person(self, agent_particularities: str | None = None) -> TinyPerson:
-        """One new person; raises `PersonGenerationError` if the model cannot make one."""
+    def initialize_sampling_plan(self) -> None:
+        """Build the sampling dimensions, the plan and the characteristics (module doc).
+
+        Raises ValueError without a description and a population size.
+        """
+        if not self.sampling_space_description or self.population_size is None:
+            raise ValueError("a sampling plan needs sampling_space_description and "
+                             "total_population_size")
+        request = {"description": self.sampling_space_description,
+                   "enforce_usage_of_all_dimensions": self.enforce_usage_of_all_dimensions}
+        dimensions = self._ask("Define the dimensions of this population.",
+                               "sampling_dimensions_request", request,
+                               sampling.SamplingDimensions, key="plan")
+        names = {d.name for d in dimensions.dimensions}
+        request = {"population_size": self.population_size,
+                   "dimensions": dimensions.model_dump(exclude_none=True),
+                   "enforce_usage_of_all_dimensions": self.enforce_usage_of_all_dimensions}
+
+        def check(plan: sampling.SamplingPlan) -> sampling.SamplingPlan:
+            if self.enforce_usage_of_all_dimensions:
+                for directive in plan.directives:
+                    missing = names - set(directive.sampled_values)
+                    if missing:
+                        raise ValueError(f"directive {directive.id} leaves out "
+                                         f"{sorted(missing)}; every dimension must be used")
+            return sampling.check_plan(plan, self.population_size)  # type: ignore[arg-type]
+
+        plan = self._ask(f"Plan a sample of {self.population_size} people: directives whose "
+                         "quantities add up to exactly that.", "sampling_plan_request",
+                         request, sampling.SamplingPlan, key="plan", check=check)
+        self.sampling_dimensions = dimensions.model_dump(exclude_none=True)
+        self.sampling_plan = [d.model_dump() for d in plan.directives]
+        self.remaining_characteristics_sample = sampling.flatten(plan, self._random)
+
+    def _take_characteristics(self, number: int) -> list[dict[str, Any]] | None:
+        """The next `number` people's characteristics, or None without a population.
+
+        Raises `PersonGenerationError` past the population size.
+        """
+        if self.population_size is None:
+            return None
+        with self._plan_lock:
+            if self.remaining_characteristics_sample is None:
+                self.initialize_sampling_plan()
+            remaining = self.remaining_characteristics_sample or []
+            if number > len(remaining):
+                raise PersonGenerationError(
+                    f"{self.name}: {number} more people asked, but only {len(remaining)} of the "
+                    f"total_population_size {self.population_size} are left")
+            taken, remaining[:number] = remaining[:number], []
+        return taken
+
+    # --- public API -------------------------------------------------------------------
+
+    def generate_person(self, agent_particularities: str | None = None, temperature: float = 1.2,
+                        frequency_penalty: float = 0.0, presence_penalty: float = 0.0,
+                        attempts: int = 10, post_processing_func: PostProcessing = None
+                        ) -> TinyPerson:
+        """One new person (with the next characteristics of the plan, if there is one).
+
+        Raises `PersonGenerationError` if the model cannot make one or the population
+        is complete.
+        """
+        taken = self._take_characteristics(1)
+        sampling_args = {"temperature": temperature, "frequency_penalty": frequency_penalty,
+                         "presence_penalty": presence_penalty, "attempts": attempts}
         try:
-            spec = self._persona_spec(agent_particularities, sketch=None, key="person")
+            spec = self._persona_spec(agent_particularities, None, taken[0] if taken else None,
+                                      "person", sampling_args)
         except Exception as exc:
             raise PersonGenerationError(f"{self.name}: could not generate a person: {exc}") \
                 from exc
-        return self._admit(spec)
+        return self._admit(spec, post_processing_func)
 
     @config_defaults(parallelize="parallel_agent_generation")
-    def generate_people(self, number_of_people: int, agent_particularities: str | None = None,
-                        parallelize: bool | None = None, **unsupported: Any) -> list[TinyPerson]:
-        """`number_of_people` new people, in request order.
+    def generate_people(self, number_of_people: int | None = None,
+                        agent_particularities: str | None = None, temperature: float = 1.5,
+                        frequency_penalty: float = 0.0, presence_penalty: float = 0.0,
+                        attempts: int = 10, post_processing_func: PostProcessing = None,
+                        parallelize: bool | None = None, verbose: bool = False,
+                        **unsupported: Any) -> list[TinyPerson]:
+        """`number_of_people` new people (None: the rest of the population), in order.
 
         Failures are left out and recorded (`get_failures()`), so fewer may come back.
         """
         warn_unsupported("TinyPersonFactory.generate_people", unsupported)
+        if number_of_people is None:
+            if self.population_size is None:
+                raise ValueError("number_of_people is needed without a total_population_size")
+            with self._plan_lock:
+                if self.remaining_characteristics_sample is None:
+                    self.initialize_sampling_plan()
+            number_of_people = len(self.remaining_characteristics_sample or [])
         if number_of_people < 0:
             raise ValueError(f"number_of_people must be >= 0, got {number_of_people}")
-        if not parallelize:
-            people = []
-            for _ in range(number_of_people):
-                try:
-                    people.append(self.generate_person(agent_particularities))
-                except PersonGenerationError as exc:
-                    self._accounting.record_failure(AgentFailure.of(
-                        self._batches, "person", type(exc.__cause__).__name__, str(exc)))
-            return people
+        sampling_args = {"temperature": temperature, "frequency_penalty": frequency_penalty,
+                         "presence_penalty": presence_penalty, "attempts": attempts}
         self._batches += 1
         batch = self._batches
-        try:
-            sketches = self._plan(number_of_people, agent_particularities)
-        except Exception as exc:
-            self._accounting.record_failure(AgentFailure.of(batch, "plan", exc))
-            raise PersonGenerationError(f"{self.name}: could not plan {number_of_people} "
-                                        f"people: {exc}") from exc
-        # keys unique per batch: a person still busy from an earlier, timed-out batch
-        # must not make this batch skip its namesake
-        tasks = {f"batch{batch}/person-{i}": Task(lambda s=sketch, i=i: self._persona_spec(
-                     agent_particularities, s, key=f"person-{i}"))
-                 for i, sketch in enumerate(sketches)}
-        outcome = self._runner.run(tasks, step=batch)
-        self._accounting.account(outcome, batch)
-        return [self._admit(spec) for spec in outcome.results.values()]
+        characteristics = self._take_characteristics(number_of_people)
+        sketches: list[Any] = [None] * number_of_people
+        if characteristics is None and parallelize:
+            try:  # names and sketches first, so that people made at once differ
+                sketches = self._plan_people(number_of_people, agent_particularities,
+                                             sampling_args)
+            except Exception as exc:
+                self._accounting.record_failure(AgentFailure.of(batch, "plan", exc))
+                raise PersonGenerationError(f"{self.name}: could not plan {number_of_people} "
+                                            f"people: {exc}") from exc
+        jobs = [(sketches[i], characteristics[i] if characteristics else None)
+                for i in range(number_of_people)]
+        if parallelize:
+            # keys unique per batch: a person still busy from an earlier, timed-out batch
+            # must not make this batch skip its namesake
+            tasks = {f"batch{batch}/person-{i}": Task(
+                lambda s=sketch, c=chars, i=i: self._persona_spec(
+                    agent_particularities, s, c, f"person-{i}", sampling_args))
+                for i, (sketch, chars) in enumerate(jobs)}
+            outcome = self._runner.run(tasks, step=batch)
+            self._accounting.account(outcome, batch)
+            specs = list(outcome.results.values())
+        else:
+            specs = []
+            for i, (sketch, chars) in enumerate(jobs):
+                try:
+                    specs.append(self._persona_spec(agent_particularities, sketch, chars,
+                                                    f"person-{i}", sampling_args))
+                except Exception as exc:  # recorded, like a failed parallel person
+                    self._accounting.record_failure(AgentFailure.of(batch, f"person-{i}", exc))
+        people = [self._admit(spec, post_processing_func) for spec in specs]
+        if verbose:
+            for person in people:
+                print(f"Generated: {person.minibio(extended=False)}")
+        return people
 
     def get_parallel_metrics(self) -> dict[str, Any]:
         """The parallel-execution metrics of this factory's batches (as a world's)."""
@@ -135,68 +274,75 @@ class TinyPersonFactory:
         """Recent failed or timed-out person generations (step = batch number)."""
         return self._accounting.failure_records()
 
-    # --- model calls ----------------------------------------------------------------
+    # --- model calls ------------------------------------------------------------------
 
-    def _plan(self, number: int, particularities: str | None) -> list[dict[str, str]]:
-        """Names and one-line sketches of `number` distinct new people (one LLM call)."""
+    def _plan_people(self, number: int, particularities: str | None,
+                     sampling_args: dict[str, Any]) -> list[dict[str, str]]:
+        """Names and one-line sketches of `number` distinct new people (one call)."""
         request = {"context": self.context, "number": number,
                    "particularities": particularities, "existing": self._existing(),
-                   "already_generated": [p.minibio(extended=False) for p in self.generated]}
-        prompt = (f"Plan {number} distinct people. Answer {{\"people\": [{{\"name\": ..., "
-                  f"\"sketch\": ...}}]}} with exactly {number} entries, names unlike the "
-                  f"existing ones.\n<population_plan_request>{json.dumps(request)}"
-                  "</population_plan_request>")
-        answer = self._ask(prompt, _PlanAnswer, key="plan",
-                           check=lambda data: _check_plan(data, number))
+                   "already_generated": list(self.generated_minibios)}
+        answer = self._ask(f"Plan {number} distinct people: a name and a one-line sketch "
+                           "each, names unlike the existing ones.", "population_plan_request",
+                           request, PlanAnswer, key="plan",
+                           check=lambda a: check_people(a.model_dump(), number),
+                           **sampling_args)
         return answer["people"]
 
     def _persona_spec(self, particularities: str | None, sketch: dict[str, str] | None,
-                      key: str) -> dict[str, Any]:
+                      characteristics: dict[str, Any] | None, key: str,
+                      sampling_args: dict[str, Any]) -> dict[str, Any]:
         request = {"context": self.context, "particularities": particularities,
-                   "sketch": sketch, "existing": self._existing(),
-                   "already_generated": [] if sketch else [p.minibio(extended=False)
-                                                           for p in self.generated]}
-        prompt = ("Describe this person as a TinyTroupe persona specification: "
-                  "{\"type\": \"TinyPerson\", \"persona\": {\"name\", \"age\", \"nationality\", "
-                  "\"occupation\", \"personality\", \"preferences\", ...}}.\n"
-                  f"<persona_request>{json.dumps(request)}</persona_request>")
-        return self._ask(prompt, _PersonaAnswer, key=key, check=_check_persona)
+                   "sketch": sketch, "characteristics": characteristics,
+                   "existing": self._existing(),
+                   "already_generated": [] if sketch else list(self.generated_minibios)}
+        return self._ask("Describe this person as a TinyTroupe persona specification "
+                         '{"type": "TinyPerson", "persona": {"name", "age", "nationality", '
+                         '"occupation", "personality", "preferences", ...}}, with every given '
+                         "characteristic.", "persona_request", request, PersonaAnswer,
+                         key=key, check=lambda a: check_persona(a.model_dump()),
+                         **sampling_args)
 
-    def _ask(self, prompt: str, schema: type[BaseModel], key: str,
-             check: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
-        """One model answer that passes `check`.
-
-        (The structured-output helper asks again while it does not.)
-        """
+    def _ask(self, instruction: str, tag: str, request: dict[str, Any],
+             schema: type[BaseModel], key: str, check: Callable[[Any], Any] | None = None,
+             **sampling_args: Any) -> Any:
+        """One answer of `schema` that passes `check` (asked again while it does not)."""
+        prompt = (f"{instruction}\n<{tag}>{json.dumps(request, ensure_ascii=False)}"
+                  f"</{tag}>")
         messages = [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": prompt}]
 
-        def parse(text: str) -> dict[str, Any]:
+        def parse(text: str) -> Any:
             try:
-                return check(parse_json(text))
+                answer = schema.model_validate(parse_json(text))
+                return check(answer) if check is not None else answer
             except (ValueError, KeyError, TypeError, PersonaSpecError) as exc:
                 raise InvalidAnswer(f"{self.name} ({key}): {exc}") from None
 
-        return ask_structured(messages, schema, name=schema.__name__.strip("_"), user=key,
-                              parse=parse)
+        return ask_structured(messages, schema, name=tag.removesuffix("_request"), user=key,
+                              parse=parse, **sampling_args)
 
-    # --- people ---------------------------------------------------------------------
+    # --- people -----------------------------------------------------------------------
 
     def _existing(self) -> list[str]:
         """Names not to use: this factory's people first, then the process's others."""
         mine = [p.name for p in self.generated]
         return mine + [name for name in TinyPerson.all_agents if name not in set(mine)]
 
-    def _admit(self, spec: dict[str, Any]) -> TinyPerson:
-        """Create the person (in the caller's thread), renaming on a name clash."""
+    def _admit(self, spec: dict[str, Any], post_processing_func: PostProcessing) -> TinyPerson:
+        """Create the person (in the caller's thread), renaming on a name clash.
+
+        `post_processing_func` is then applied to it.
+        """
         name = spec["persona"]["name"]
-        unique, k = name, 1
-        while unique in TinyPerson.all_agents:
-            k += 1
-            unique = f"{name} {k}"
+        unique = TinyPerson.free_name(name)
         if unique != name:
             logger.info("%s: %r is taken; the new person is %r", self.name, name, unique)
         person = TinyPerson.load_specification(spec, new_agent_name=unique)
         self.generated.append(person)
+        self.generated_names.append(person.name)
+        self.generated_minibios.append(person.minibio(extended=False))
+        if post_processing_func is not None:
+            post_processing_func(person)
         return person
 
 
@@ -207,52 +353,3 @@ def _fresh_factory_name() -> str:  # called with the registry lock held
     while (name := f"factory-{next(_factory_numbers)}") in TinyPersonFactory.all_factories:
         pass
     return name
-
-
-class _PlannedPerson(BaseModel):
-    name: str
-    sketch: str
-
-
-class _PlanAnswer(BaseModel):
-    """The schema of a population plan answer."""
-
-    people: list[_PlannedPerson]
-
-
-class _PersonaFields(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    name: str
-    age: int | None = None
-    nationality: str | None = None
-    occupation: dict[str, Any] | str | None = None
-    personality: dict[str, Any] | None = None
-    preferences: dict[str, Any] | None = None
-
-
-class _PersonaAnswer(BaseModel):
-    """The schema of a persona answer: a TinyTroupe persona specification."""
-
-    type: str = "TinyPerson"
-    persona: _PersonaFields
-
-
-def _check_plan(data: Any, number: int) -> dict[str, Any]:
-    people = data.get("people") if isinstance(data, dict) else None
-    if not isinstance(people, list) or len(people) != number:
-        raise ValueError(f'expected {{"people": [...]}} with {number} entries')
-    for entry in people:
-        if not isinstance(entry, dict) or not str(entry.get("name", "")).strip():
-            raise ValueError("every planned person needs a non-empty name")
-    return data
-
-
-def _check_persona(data: Any) -> dict[str, Any]:
-    if isinstance(data, dict) and "persona" not in data and "name" in data:
-        data = {"type": "TinyPerson", "persona": data}  # a bare persona is fine too
-    spec = read_specification(data)
-    age = spec["persona"].get("age")
-    if age is not None and not (isinstance(age, int) and 0 <= age <= 130):
-        raise ValueError(f"persona.age must be a whole number of years, got {age!r}")
-    return spec
