@@ -126,6 +126,17 @@ def test_focus_group_results_are_extracted_reduced_and_told(user_folder) -> None
     assert requests_made(server) != 0
 
 
+def test_market_research_from_a_demography(user_folder) -> None:
+    folder, server = user_folder
+    lines = ["respondent,likelihood"] + [f"r{i},{1 + i % 5}" for i in range(40)]
+    (folder / "survey.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run_script("market_research.py")
+    assert result["people"] == 30 and result["profiled"] == 30
+    assert result["answers"] == 30
+    assert result["score"] is not None and 0.0 <= result["score"] <= 1.0
+    assert requests_made(server) != 0
+
+
 def test_control_replays_a_run_without_model_calls(user_folder) -> None:
     folder, server = user_folder
     cache = folder / "replay.cache"
