@@ -46,11 +46,17 @@ def system_message(
 
 
 def system_message_from_json(
-    persona_json: str, accessible_json: str, mental_state: dict[str, Any]
+    persona_json: str, accessible_json: str, mental_state: dict[str, Any],
+    extra_actions: str = "",
 ) -> dict[str, str]:
-    """`system_message` with persona and contacts already serialised (agents cache them)."""
+    """`system_message` with persona and contacts already serialised (agents cache them).
+
+    `extra_actions` (the agent's mental faculties' actions and rules) is appended.
+    """
     content = _SYSTEM_TEMPLATE.format(persona=persona_json, accessible=accessible_json,
                                       mental_state=to_json(mental_state))
+    if extra_actions:
+        content += f"\n\nYou can also do these actions:\n{extra_actions}"
     return {"role": "system", "content": content}
 
 

@@ -22,6 +22,7 @@ from tinytroupe.agent import prompts, rendering
 from tinytroupe.agent.actions import ActionDocument, parse_actions
 from tinytroupe.agent.display import console, show_action, show_stimulus
 from tinytroupe.agent.memory import EpisodicMemory
+from tinytroupe.agent.mental_faculty import faculties_prompt, faculty_from_state
 from tinytroupe.agent.persona_definition import PersonaDefinition
 from tinytroupe.clients import cost
 from tinytroupe.clients.structured import ask_structured
@@ -74,8 +75,7 @@ class TinyPerson(PersonaDefinition):
                  **unsupported: Any) -> None:
         if not name or not str(name).strip():
             raise ValueError("A TinyPerson needs a non-empty name")
-        given = {"action_generator": action_generator, "semantic_memory": semantic_memory,
-                 "mental_faculties": mental_faculties}
+        given = {"action_generator": action_generator, "semantic_memory": semantic_memory}
         warn_unsupported("TinyPerson", {**{k: v for k, v in given.items() if v}, **unsupported})
         self.name = sanitize.clean_text(str(name).strip())
         self._init_persona(self.name)
@@ -90,6 +90,8 @@ class TinyPerson(PersonaDefinition):
         self.accessible_agents: list[TinyPerson] = []
         self._relations: dict[str, str] = {}
         self._actions_buffer: list[dict[str, str]] = []
+        self._mental_faculties: list[Any] = []
+        self._faculty_prompt = ""
         self._prompt_cache: tuple[Any, str, str] | None = None
         self._turn_guard: Any = None  # set by a parallel step while it runs our turn
         self._moved_to: str | None = None  # a Ray world's name, once the agent lives there
@@ -100,6 +102,8 @@ class TinyPerson(PersonaDefinition):
             if self.name in TinyPerson.all_agents:
                 raise ValueError(f"Agent name {self.name!r} is already in use.")
             TinyPerson.all_agents[self.name] = self
+        if mental_faculties:
+            self.add_mental_faculties(mental_faculties)
 
     def __repr__(self) -> str:
         return f"TinyPerson(name={self.name!r})"
@@ -337,9 +341,34 @@ class TinyPerson(PersonaDefinition):
                 taken.extend(actions)
                 if any(a["type"] == "DONE" for a in actions) or (n is None and not until_done):
                     break
-            self._commit(taken, state, _displaying(communication_display),
-                         _display_length(max_content_length))
+            committed = self._commit(taken, state, _displaying(communication_display),
+                                     _display_length(max_content_length))
+            if committed:  # faculties react to what was really done (never to a dropped turn)
+                for action in taken:
+                    for faculty in list(self._mental_faculties):
+                        faculty.process_action(self, action)
         return self.action_contents(taken) if return_actions else None
+
+    def add_mental_faculty(self, faculty: Any) -> TinyPerson:
+        """Give the agent a mental faculty (ValueError if it has one of that name)."""
+        with self._lock:
+            if faculty in self._mental_faculties:
+                raise ValueError(f"{self.name} already has the faculty {faculty.name!r}")
+            self._mental_faculties.append(faculty)
+            self._faculty_prompt = faculties_prompt(self._mental_faculties)
+            self._prompt_changed()
+        return self
+
+    def add_mental_faculties(self, mental_faculties: list[Any]) -> TinyPerson:
+        """Give the agent several mental faculties."""
+        for faculty in mental_faculties:
+            self.add_mental_faculty(faculty)
+        return self
+
+    @property
+    def mental_faculties(self) -> list[Any]:
+        """The agent's mental faculties (a copy of the list)."""
+        return list(self._mental_faculties)
 
     def action_contents(self, actions: list[dict[str, str]]) -> list[dict[str, Any]]:
         """`actions` in upstream's return shape, with the current cognitive state."""
@@ -357,7 +386,7 @@ class TinyPerson(PersonaDefinition):
         with self._lock:
             persona_json, accessible_json = self._prompt_parts()
             system = prompts.system_message_from_json(persona_json, accessible_json,
-                                                      self._mental_state)
+                                                      self._mental_state, self._faculty_prompt)
             episodes = self.episodic_memory.recent_messages()
         episodes += [prompts.episode_message(self._action_episode(a)) for a in taken or ()]
         return prompts.act_messages(system, episode_messages=episodes)
@@ -464,6 +493,7 @@ class TinyPerson(PersonaDefinition):
                 "episodic_memory": self.episodic_memory.encode(),
                 "accessible_agents": [{"name": a.name, "relation": self._relations.get(a.name)}
                                       for a in self.accessible_agents],
+                "mental_faculties": [f.to_state() for f in self._mental_faculties],
             })
 
     def decode_complete_state(self, state: dict[str, Any]) -> TinyPerson:
@@ -478,6 +508,9 @@ class TinyPerson(PersonaDefinition):
             for entry in state.get("accessible_agents", []):
                 other = TinyPerson.all_agents.get(entry["name"]) or AgentRef(entry["name"])
                 self.make_agent_accessible(other, entry.get("relation") or _DEFAULT_RELATION)
+            self._mental_faculties = [faculty_from_state(f)
+                                      for f in state.get("mental_faculties", [])]
+            self._faculty_prompt = faculties_prompt(self._mental_faculties)
         return self
 
 
