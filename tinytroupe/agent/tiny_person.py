@@ -19,13 +19,12 @@ from typing import Any, ClassVar
 
 from tinytroupe import sanitize
 from tinytroupe.agent import prompts, rendering
-from tinytroupe.agent.actions import ActionDocument, parse_actions
+from tinytroupe.agent.action_generator import ActionGenerator
 from tinytroupe.agent.display import console, show_action, show_stimulus
 from tinytroupe.agent.memory import EpisodicMemory
 from tinytroupe.agent.mental_faculty import faculties_prompt, faculty_from_state
 from tinytroupe.agent.persona_definition import PersonaDefinition
 from tinytroupe.clients import cost
-from tinytroupe.clients.structured import ask_structured
 from tinytroupe.config import config_manager
 from tinytroupe.unsupported import warn_unsupported
 
@@ -75,8 +74,10 @@ class TinyPerson(PersonaDefinition):
                  **unsupported: Any) -> None:
         if not name or not str(name).strip():
             raise ValueError("A TinyPerson needs a non-empty name")
-        given = {"action_generator": action_generator, "semantic_memory": semantic_memory}
-        warn_unsupported("TinyPerson", {**{k: v for k, v in given.items() if v}, **unsupported})
+        given = {"semantic_memory": semantic_memory} if semantic_memory is not None else {}
+        warn_unsupported("TinyPerson", {**given, **unsupported})
+        #: How the agent's actions are produced (and quality-checked when enabled).
+        self.action_generator = action_generator or ActionGenerator()
         self.name = sanitize.clean_text(str(name).strip())
         self._init_persona(self.name)
         self._mental_state: dict[str, Any] = {
@@ -377,9 +378,8 @@ class TinyPerson(PersonaDefinition):
 
     def _next_actions(self, taken: list[dict[str, str]]
                       ) -> tuple[list[dict[str, str]], dict[str, Any]]:
-        """One model answer, parsed; malformed answers are asked again with the error shown."""
-        return ask_structured(self._messages(taken), ActionDocument, name="agent_actions",
-                              user=self.name, parse=parse_actions)
+        """One model answer, parsed and quality-checked by the agent's action generator."""
+        return self.action_generator.generate_next_actions(self, self._messages(taken))
 
     def _messages(self, taken: list[dict[str, str]] | None = None) -> list[dict[str, str]]:
         """The request: persona, recent memory, then this act's actions so far."""
