@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tinytroupe.agent import TinyPerson
-from tinytroupe.agent.tiny_person import AgentRef
+from tinytroupe.agent.contacts import AgentRef
 from tinytroupe.clients import Completion, OfflineClient
 from tinytroupe.extraction import normalizer as normalizer_module
 from tinytroupe.extraction.artifact_exporter import ArtifactExporter

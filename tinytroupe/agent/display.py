@@ -42,6 +42,14 @@ def show_stimulus(agent_name: str, stimulus: dict[str, str],
                   f"\\[{escape(stimulus.get('type', ''))}][/] {escape(content)}")
 
 
+def display_length(max_content_length: int | None) -> int | None:
+    """`max_content_length`, or MAX_CONTENT_DISPLAY_LENGTH when it is None."""
+    from tinytroupe.config import config_manager
+
+    return max_content_length if max_content_length is not None \
+        else config_manager.get("max_content_display_length")
+
+
 def show_world(message: str) -> None:
     """Print a message of a world (escaped) in the world's style."""
     console.print(f"[bold magenta]{escape(message)}[/]")

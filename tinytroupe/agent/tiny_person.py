@@ -18,44 +18,22 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from tinytroupe import sanitize
-from tinytroupe.agent import prompts, rendering
+from tinytroupe.agent import prompts
 from tinytroupe.agent.action_generator import ActionGenerator
-from tinytroupe.agent.display import console, show_action, show_stimulus
+from tinytroupe.agent.contacts import DEFAULT_RELATION, AgentRef, Contacts
+from tinytroupe.agent.display import display_length, show_action, show_stimulus
+from tinytroupe.agent.inspection import Inspection
 from tinytroupe.agent.memory import EpisodicMemory
 from tinytroupe.agent.mental_faculty import faculties_prompt, faculty_from_state
 from tinytroupe.agent.persona_definition import PersonaDefinition
-from tinytroupe.clients import cost
 from tinytroupe.config import config_manager
 from tinytroupe.unsupported import warn_unsupported
 
 logger = logging.getLogger("tinytroupe")
 
-_DEFAULT_RELATION = "An agent I can currently interact with."
 
 
-class AgentRef:
-    """A contact known only by name.
-
-    It is an agent of this simulation that lives in another process (see the Ray
-    backend), or one not loaded yet. Equal to any agent of that name.
-    """
-
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __eq__(self, other: object) -> bool:
-        return getattr(other, "name", None) == self.name
-
-    def __hash__(self) -> int:
-        return hash(self.name)
-
-    def __repr__(self) -> str:
-        return f"AgentRef({self.name!r})"
-
-
-class TinyPerson(PersonaDefinition):
+class TinyPerson(PersonaDefinition, Contacts, Inspection):
     """A persona-driven agent (TinyTroupe's public API).
 
     Names are unique in the process (`TinyPerson.all_agents`); `clear_agents()` or
@@ -88,8 +66,7 @@ class TinyPerson(PersonaDefinition):
             episodic_memory = EpisodicMemory(
                 max_size=config_manager.get("episodic_memory_max_size"))
         self.episodic_memory = episodic_memory
-        self.accessible_agents: list[TinyPerson] = []
-        self._relations: dict[str, str] = {}
+        self._init_contacts()
         self._actions_buffer: list[dict[str, str]] = []
         self._mental_faculties: list[Any] = []
         self._faculty_prompt = ""
@@ -156,41 +133,6 @@ class TinyPerson(PersonaDefinition):
             if TinyPerson.all_agents.get(self.name) is self:
                 del TinyPerson.all_agents[self.name]
 
-    # --- accessibility --------------------------------------------------------------
-
-    def make_agent_accessible(self, agent: TinyPerson,
-                              relation_description: str = _DEFAULT_RELATION) -> None:
-        """Make `agent` a contact of this one (never itself), with `relation_description`.
-
-        A known contact keeps its place and gets the new description.
-        """
-        with self._lock:
-            if agent is not self and agent not in self.accessible_agents:
-                self.accessible_agents.append(agent)
-            self._relations[agent.name] = relation_description
-            self._prompt_changed()
-
-    def make_agents_accessible(self, agents: list[TinyPerson],
-                               relation_description: str = _DEFAULT_RELATION) -> None:
-        """`make_agent_accessible` for each of `agents`, in order."""
-        for agent in agents:
-            self.make_agent_accessible(agent, relation_description)
-
-    def make_agent_inaccessible(self, agent: TinyPerson) -> None:
-        """Drop `agent` from the contacts (no error if it is not one)."""
-        with self._lock:
-            if agent in self.accessible_agents:
-                self.accessible_agents.remove(agent)
-            self._relations.pop(agent.name, None)
-            self._prompt_changed()
-
-    def make_all_agents_inaccessible(self) -> None:
-        """Drop every contact."""
-        with self._lock:
-            self.accessible_agents.clear()
-            self._relations.clear()
-            self._prompt_changed()
-
     # --- perception -----------------------------------------------------------------
 
     def retire(self, world_name: str) -> None:
@@ -234,7 +176,7 @@ class TinyPerson(PersonaDefinition):
                 "simulation_timestamp": self._mental_state["datetime"],
             })
         if _displaying(communication_display):
-            show_stimulus(self.name, stimulus, _display_length(max_content_length))
+            show_stimulus(self.name, stimulus, display_length(max_content_length))
         return self
 
     def listen(self, speech: str, source: Any = None, max_content_length: int | None = None,
@@ -343,7 +285,7 @@ class TinyPerson(PersonaDefinition):
                 if any(a["type"] == "DONE" for a in actions) or (n is None and not until_done):
                     break
             committed = self._commit(taken, state, _displaying(communication_display),
-                                     _display_length(max_content_length))
+                                     display_length(max_content_length))
             if committed:  # faculties react to what was really done (never to a dropped turn)
                 for action in taken:
                     for faculty in list(self._mental_faculties):
@@ -442,46 +384,6 @@ class TinyPerson(PersonaDefinition):
             actions, self._actions_buffer = self._actions_buffer, []
         return actions
 
-    # --- inspection -----------------------------------------------------------------
-
-    @property
-    def current_messages(self) -> list[dict[str, str]]:
-        """The chat messages the agent's next model call would start from."""
-        return self._messages()
-
-    def generate_agent_system_prompt(self) -> str:
-        """The system prompt: persona, contacts, mental state and the rules of acting."""
-        return self._messages()[0]["content"]
-
-    def pretty_current_interactions(self, simplified: bool = True, skip_system: bool = True,
-                                    max_content_length: int | None = None,
-                                    first_n: int | None = None, last_n: int | None = None,
-                                    include_omission_info: bool = True) -> str:
-        """The remembered interactions as text (all, or the first/last ones)."""
-        episodes = self.episodic_memory.retrieve(first_n, last_n, include_omission_info)
-        return rendering.pretty_interactions(self.name, episodes, simplified=simplified,
-                                             skip_system=skip_system,
-                                             max_content_length=max_content_length)
-
-    def pp_current_interactions(self, simplified: bool = True, skip_system: bool = True,
-                                max_content_length: int | None = None,
-                                first_n: int | None = None, last_n: int | None = None,
-                                include_omission_info: bool = True) -> None:
-        """Print `pretty_current_interactions` on the console."""
-        console.print(self.pretty_current_interactions(
-            simplified, skip_system, _display_length(max_content_length), first_n, last_n,
-            include_omission_info), markup=False, highlight=False)
-
-    @staticmethod
-    def get_global_cost_stats() -> dict[str, Any]:
-        """Calls, tokens and cache hits of the whole process, with averages per agent."""
-        return cost.global_stats(len(TinyPerson.all_agents))
-
-    @staticmethod
-    def pretty_print_global_cost_stats() -> None:
-        """Print `get_global_cost_stats` as a table on the console."""
-        cost.print_stats("Cost statistics: all agents", TinyPerson.get_global_cost_stats())
-
     # --- state ----------------------------------------------------------------------
 
     def encode_complete_state(self) -> dict[str, Any]:
@@ -507,7 +409,7 @@ class TinyPerson(PersonaDefinition):
             self.accessible_agents, self._relations = [], {}
             for entry in state.get("accessible_agents", []):
                 other = TinyPerson.all_agents.get(entry["name"]) or AgentRef(entry["name"])
-                self.make_agent_accessible(other, entry.get("relation") or _DEFAULT_RELATION)
+                self.make_agent_accessible(other, entry.get("relation") or DEFAULT_RELATION)
             self._mental_faculties = [faculty_from_state(f)
                                       for f in state.get("mental_faculties", [])]
             self._faculty_prompt = faculties_prompt(self._mental_faculties)
@@ -519,6 +421,3 @@ def _displaying(communication_display: bool | None) -> bool:
         else communication_display
 
 
-def _display_length(max_content_length: int | None) -> int | None:
-    return max_content_length if max_content_length is not None \
-        else config_manager.get("max_content_display_length")

@@ -31,7 +31,7 @@ import uuid
 from typing import Any
 
 from tinytroupe.agent import TinyPerson
-from tinytroupe.agent.tiny_person import AgentRef
+from tinytroupe.agent.contacts import AgentRef
 from tinytroupe.config import ConfigError, config_manager
 from tinytroupe.environment.local_agents import LocalAgents
 from tinytroupe.environment.outcome import AgentFailure, BatchOutcome

@@ -127,6 +127,6 @@ class AgentShard:
         self.runner.close()
 
     def _contact(self, name: str) -> Any:
-        from tinytroupe.agent.tiny_person import AgentRef
+        from tinytroupe.agent.contacts import AgentRef
 
         return self.agents.get(name) or AgentRef(name)

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from tinytroupe.agent import TinyPerson
-from tinytroupe.agent.tiny_person import AgentRef
+from tinytroupe.agent.contacts import AgentRef
 
 if TYPE_CHECKING:  # pandas is optional: only the DataFrame call imports it
     import pandas as pd
