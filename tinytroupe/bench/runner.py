@@ -21,7 +21,8 @@ from tinytroupe import config_manager
 #: The scenarios, in running order (their code is imported only when the suite runs,
 #: so that ``python -m tinytroupe demo`` never needs the bench's dependencies).
 SCENARIO_NAMES = ("speedup", "worker_cap", "overhead", "scale", "metrics_overhead", "timeout",
-                  "provider_limit", "factory", "extraction", "ray_backend")
+                  "provider_limit", "factory", "extraction", "quality_checks",
+                  "ray_backend")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

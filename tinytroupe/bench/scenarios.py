@@ -1,4 +1,4 @@
-"""The ten scenarios of the suite. Each returns a `Result`: rows measured, and targets.
+"""The eleven scenarios of the suite. Each returns a `Result`: rows measured, and targets.
 
 Ideal parallel step time = (LLM calls per agent turn) x latency, when MAX_WORKERS >=
 agents; every agent turn here makes one call. Efficiency = ideal / measured.
@@ -372,6 +372,25 @@ def extraction(quick: bool) -> Result:
     return result
 
 
+def quality_checks(quick: bool) -> Result:
+    """11. A parallel step with the action quality checks on (every check enabled)."""
+    agents, latency, steps = (10, 0.05, 2) if quick else (50, 0.2, 3)
+    result = Result("quality_checks")
+    checks = ("persona_adherence", "selfconsistency", "fluency", "suitability", "similarity")
+    settings(max_workers="ALL", action_generator_enable_quality_checks=True,
+             action_generator_quality_threshold=0,  # every proposal passes: no regeneration
+             **{f"action_generator_enable_quality_check_for_{c}": True for c in checks})
+    with fake_server(latency):
+        timing = run_world(agents, steps, parallel=True)
+    step = statistics.median(timing.step_seconds)
+    result.rows.append({"agents": agents, "latency": latency, "checks": len(checks),
+                        "median_step_s": step, "step_over_latency": step / latency})
+    bound = 1 + len(checks)
+    result.target(f"{agents}-agent step with {len(checks)} checks / latency", step / latency,
+                  f"<= {bound} (1 + checks)", step / latency <= bound)
+    return result
+
+
 def ray_backend(quick: bool) -> Result:
     """9. Threads vs Ray actors for a big world (agents talk to 4 neighbours each)."""
     agents, steps, latency, per_actor = (200, 2, 0.5, 50) if quick else (2000, 3, 0.5, 250)
@@ -416,4 +435,5 @@ def ray_backend(quick: bool) -> Result:
 SCENARIOS = {"speedup": speedup_curve, "worker_cap": worker_cap, "overhead": overhead,
              "scale": scale, "metrics_overhead": metrics_overhead, "timeout": timeout,
              "provider_limit": provider_limit, "factory": factory, "extraction": extraction,
+             "quality_checks": quality_checks,
              "ray_backend": ray_backend}
