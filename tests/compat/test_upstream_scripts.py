@@ -137,6 +137,20 @@ def test_market_research_from_a_demography(user_folder) -> None:
     assert requests_made(server) != 0
 
 
+def test_word_processor_writes_a_document(user_folder) -> None:
+    folder, server = user_folder
+    result = run_script("word_processor.py")
+    name = "Document/Resume.Lisa Carter"
+    assert {f"{name}.md", f"{name}.json", f"{name}.docx"} <= set(result["files"])
+    assert result["markdown"].startswith("# Lisa Carter")
+    [document] = result["json"]
+    assert document["title"] == "Resume" and document["author"] == "Lisa Carter"
+    assert document["content"] == result["markdown"]
+    assert result["actions"][-1] == "DONE"
+    assert (folder / "extractions" / "wordprocessor" / f"{name}.md").exists()
+    assert server is None or requests_made(server) >= 2  # the agent's turn + the enrichment
+
+
 def test_control_replays_a_run_without_model_calls(user_folder) -> None:
     folder, server = user_folder
     cache = folder / "replay.cache"

@@ -208,3 +208,11 @@ def test_the_offline_model_ignores_a_malformed_generation_tag() -> None:
 
     bad = [{"role": "user", "content": "<persona_request>{oops</persona_request>"}]
     assert offline_personas.answer(bad) is None
+
+
+def test_upstreams_counters_count_actions_and_stimuli() -> None:
+    agent = TinyPerson("Counted")
+    agent.listen("Hello")
+    agent.think("Hmm")
+    actions = agent.act(return_actions=True)
+    assert agent.stimuli_count == 2 and agent.actions_count == len(actions) > 0

@@ -145,3 +145,13 @@ def test_clear_prefix_suffix_or_all() -> None:
     assert contents(memory.retrieve_all()) == [2, 3, 4]
     memory.clear()
     assert memory.count() == 0 and memory.retrieve_all() == []
+
+
+def test_retrieve_relevant_finds_the_matching_episode() -> None:
+    memory = EpisodicMemory()
+    for text in ("The bakery on Elm Street closes at noon.", "I bought a red bicycle.",
+                 "My sister lives in Lisbon."):
+        memory.store({"role": "user", "type": "stimulus",
+                      "content": {"stimuli": [{"type": "CONVERSATION", "content": text}]}})
+    [best] = memory.retrieve_relevant("when does the bakery close", top_k=1)
+    assert "bakery" in best["content"]["stimuli"][0]["content"]

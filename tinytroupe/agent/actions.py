@@ -24,7 +24,7 @@ KNOWN_ACTION_TYPES = ("TALK", "THINK", "DONE", "REACH_OUT")
 
 #: Most characters one action's content or target may carry into memory (and from there
 #: into every later prompt); the rest is cut off and marked.
-MAX_ACTION_CHARS = 20_000
+MAX_ACTION_CHARS = 100_000  # room for a tool's document (its JSON must stay whole)
 _CUT_MARK = " [...]"
 
 

@@ -163,6 +163,17 @@ class EpisodicMemory:
             episodes.insert(min(len(self._prefix), len(episodes)), dict(OMISSION_MARKER))
         return episodes
 
+    def retrieve_relevant(self, relevance_target: str, top_k: int = 20
+                          ) -> list[dict[str, Any]]:
+        """The `top_k` held episodes most similar to `relevance_target`, best first.
+
+        Similarity is that of embeddings from the configured endpoint (deterministic
+        on the offline model).
+        """
+        from tinytroupe.agent.semantic_memory import relevant_episodes
+
+        return relevant_episodes(self.retrieve_all(), relevance_target, top_k)
+
     def retrieve_all(self, item_type: str | None = None) -> list[dict[str, Any]]:
         """Every episode held, oldest first."""
         return self._items(item_type)

@@ -20,6 +20,7 @@ ACT_INSTRUCTION = (
     "Now decide your next actions. Answer with one JSON object only: "
     '{"actions": [{"type": "THINK|TALK|REACH_OUT|DONE", "content": "...", "target": "..."}], '
     '"cognitive_state": {"goals": "...", "attention": "...", "emotions": "..."}}. '
+    "Any action listed under \"You can also do these actions\" may be used too. "
     "End the list with a DONE action when you have nothing more to do now."
 )
 

@@ -68,6 +68,9 @@ class TinyPerson(PersonaDefinition, Contacts, Inspection):
         self.episodic_memory = episodic_memory
         self._init_contacts()
         self._actions_buffer: list[dict[str, str]] = []
+        #: Upstream's counters: actions committed and stimuli perceived so far.
+        self.actions_count = 0
+        self.stimuli_count = 0
         self._mental_faculties: list[Any] = []
         self._faculty_prompt = ""
         self._prompt_cache: tuple[Any, str, str] | None = None
@@ -175,6 +178,7 @@ class TinyPerson(PersonaDefinition, Contacts, Inspection):
                 "role": "user", "content": {"stimuli": [stimulus]}, "type": "stimulus",
                 "simulation_timestamp": self._mental_state["datetime"],
             })
+            self.stimuli_count += 1
         if _displaying(communication_display):
             show_stimulus(self.name, stimulus, display_length(max_content_length))
         return self
@@ -370,6 +374,7 @@ class TinyPerson(PersonaDefinition, Contacts, Inspection):
                 for action in actions:
                     self.episodic_memory.store(self._action_episode(action))
                     self._actions_buffer.append(action)
+                self.actions_count += len(actions)
                 for key in ("goals", "attention", "emotions"):
                     if key in state:
                         self._mental_state[key] = state[key]

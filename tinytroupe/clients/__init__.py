@@ -218,3 +218,6 @@ def clear_clients() -> None:
                 close()
         _cache.clear()
     clear_gates()
+    from tinytroupe.clients.embeddings import clear_embedding_clients  # imports this module
+
+    clear_embedding_clients()

@@ -11,6 +11,13 @@ this package does not import them; the calls that need them do.
 
 import logging
 
+from tinytroupe.experimentation.in_place_experiment_runner import InPlaceExperimentRunner
+from tinytroupe.experimentation.proposition import (
+    Proposition,
+    check_proposition,
+    compute_score,
+)
+from tinytroupe.experimentation.randomization import ABRandomizer
 from tinytroupe.experimentation.simulation_validator import (
     SimulationExperimentDataset,
     SimulationExperimentEmpiricalValidationResult,
@@ -19,9 +26,20 @@ from tinytroupe.experimentation.simulation_validator import (
 )
 from tinytroupe.experimentation.statistical_tests import StatisticalTester, cohen_d
 
-__all__ = ["SimulationExperimentDataset", "SimulationExperimentEmpiricalValidationResult",
-           "SimulationExperimentEmpiricalValidator", "StatisticalTester", "cohen_d", "logger",
-           "validate_simulation_experiment_empirically"]
+__all__ = [
+    "ABRandomizer",
+    "InPlaceExperimentRunner",
+    "Proposition",
+    "SimulationExperimentDataset",
+    "SimulationExperimentEmpiricalValidationResult",
+    "SimulationExperimentEmpiricalValidator",
+    "StatisticalTester",
+    "check_proposition",
+    "cohen_d",
+    "compute_score",
+    "logger",
+    "validate_simulation_experiment_empirically",
+]
 
 #: The package's logger (upstream's modules import it from here).
 logger = logging.getLogger("tinytroupe")

@@ -1,7 +1,8 @@
 """A fake OpenAI-compatible chat-completions server, for tests and benchmarks.
 
 It answers ``POST /v1/chat/completions`` (also ``/chat/completions`` and Azure's
-``/openai/deployments/{deployment}/chat/completions``) on 127.0.0.1 over real HTTP, with
+``/openai/deployments/{deployment}/chat/completions``), and ``/v1/embeddings`` with the
+offline model's deterministic embeddings, on 127.0.0.1 over real HTTP, with
 content from a pluggable responder (by default the offline model), after a configurable
 latency, with faults injected per `FaultPlan`. It is an asyncio (aiohttp) server: a
 thousand concurrent requests cost a thousand sleeping coroutines, not threads.
@@ -49,6 +50,11 @@ Responder = Callable[[list[dict[str, Any]]], str]
 #: Rewrites a completion document before it is sent (tests of hostile endpoints):
 #: returns the document to send, or raw bytes to send as the body.
 Rewriter = Callable[[dict[str, Any]], "dict[str, Any] | bytes"]
+EMBEDDING_PATHS = (
+    "/v1/embeddings",
+    "/embeddings",
+    "/openai/deployments/{deployment}/embeddings",
+)
 COMPLETION_PATHS = (
     "/v1/chat/completions",
     "/chat/completions",
@@ -94,6 +100,8 @@ class FakeLLMApp:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         for path in COMPLETION_PATHS:
             app.router.add_post(path, self._completions)
+        for path in EMBEDDING_PATHS:
+            app.router.add_post(path, self._embeddings)
         app.router.add_get("/stats", self._get_stats)
         app.router.add_post("/stats/reset", self._reset_stats)
         app.router.add_post("/config", self._config)
@@ -171,6 +179,28 @@ class FakeLLMApp:
         if kind == "slow_drip":
             return await self._drip(request, payload, self.policy.plan.drip_seconds)
         return web.Response(body=payload, content_type="application/json")
+
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        """The offline model's embeddings of ``input`` (a string or a list of strings)."""
+        from tinytroupe.clients.embeddings import offline_embedding
+
+        try:
+            body = json.loads(await request.read())
+            texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+            if not all(isinstance(t, str) for t in texts):
+                raise TypeError("input must be strings")
+        except (ValueError, KeyError, TypeError) as exc:
+            self.stats.count("bad_request")
+            return error_response(400, f"invalid embeddings request: {exc!r}",
+                                  "invalid_request")
+        await asyncio.sleep(self.latency.draw())
+        self.stats.count("ok")
+        tokens = sum(len(t) // 4 + 1 for t in texts)
+        return web.json_response({
+            "object": "list", "model": body.get("model", "fake-embeddings"),
+            "data": [{"object": "embedding", "index": i, "embedding": offline_embedding(t)}
+                     for i, t in enumerate(texts)],
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
     def _http_fault(self, kind: str) -> web.Response:
         if kind == "500":
