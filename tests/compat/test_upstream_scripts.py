@@ -151,6 +151,14 @@ def test_word_processor_writes_a_document(user_folder) -> None:
     assert server is None or requests_made(server) >= 2  # the agent's turn + the enrichment
 
 
+def test_behavior_correction_checks_every_action(user_folder) -> None:
+    _, server = user_folder
+    result = run_script("behavior_correction.py")
+    assert result["talks"] > 0 and result["failures"] == []
+    if server is not None:  # every turn is one action call plus one judge call
+        assert requests_made(server) % 2 == 0 and requests_made(server) >= 4
+
+
 def test_control_replays_a_run_without_model_calls(user_folder) -> None:
     folder, server = user_folder
     cache = folder / "replay.cache"
