@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinytroupe import sanitize
 from tinytroupe.experimentation.empirical_dataset import SimulationExperimentDataset
-from tinytroupe.experimentation.statistical_tests import ANALYSIS_EXTRA_HINT
+from tinytroupe.extras import require
 
 if TYPE_CHECKING:  # pandas is optional: only the table readers import it
     import pandas as pd
@@ -32,12 +32,7 @@ EXPERIMENTAL_DATA_TYPES = ("single_value_per_agent", "ranking_per_agent",
 
 def _import_pandas() -> Any:
     """The `pandas` module; ImportError naming the extra if it is missing."""
-    try:
-        import pandas
-    except ImportError:
-        raise ImportError("reading empirical data tables needs pandas, which is not "
-                          f"installed: {ANALYSIS_EXTRA_HINT}") from None
-    return pandas
+    return require("pandas", "analysis", "reading empirical data tables")
 
 
 class EmpiricalTableReader:

@@ -35,6 +35,8 @@ import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from tinytroupe.extras import require
+
 logger = logging.getLogger("tinytroupe")
 
 __all__ = ["ANALYSIS_EXTRA_HINT", "StatisticalTester", "cohen_d", "convert_to_serializable",
@@ -49,22 +51,12 @@ SUPPORTED_TESTS = ("t_test", "welch_t_test", "mann_whitney", "anova", "chi_squar
 
 def import_scipy_stats() -> Any:
     """The `scipy.stats` module; ImportError naming the extra to install if it is missing."""
-    try:
-        import scipy.stats
-    except ImportError:
-        raise ImportError("statistical tests need scipy, which is not installed: "
-                          f"{ANALYSIS_EXTRA_HINT}") from None
-    return scipy.stats
+    return require("scipy.stats", "analysis", "statistical tests")
 
 
 def _numpy() -> Any:
     """The `numpy` module (scipy's own dependency); ImportError naming the extra."""
-    try:
-        import numpy
-    except ImportError:
-        raise ImportError("statistical tests need numpy and scipy, which are not installed: "
-                          f"{ANALYSIS_EXTRA_HINT}") from None
-    return numpy
+    return require("numpy", "analysis", "statistical tests")
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from tinytroupe import sanitize
+from tinytroupe.extras import require
 from tinytroupe.utils import JsonSerializableRegistry, dedent
 
 __all__ = ["EXTRA_HINT", "SUPPORTED_TARGET_FORMATS", "ArtifactExporter", "import_docx"]
@@ -60,12 +61,7 @@ _NOT_IN_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 def import_docx() -> Any:
     """The `docx` module (python-docx); raises ImportError naming the extra if missing."""
-    try:
-        import docx
-    except ImportError:
-        raise ImportError("exporting Word documents needs python-docx, which is not "
-                          f"installed: {EXTRA_HINT}") from None
-    return docx
+    return require("docx", "extraction", "exporting Word documents (python-docx)")
 
 
 class ArtifactExporter(JsonSerializableRegistry):

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from tinytroupe.agent import TinyPerson
 from tinytroupe.agent.contacts import AgentRef
+from tinytroupe.extras import require
 
 if TYPE_CHECKING:  # pandas is optional: only the DataFrame call imports it
     import pandas as pd
@@ -43,12 +44,7 @@ EXTRA_HINT = "pip install 'tinytroupe[extraction]'"
 
 def import_pandas() -> Any:
     """The `pandas` module; raises ImportError naming the extra to install if missing."""
-    try:
-        import pandas
-    except ImportError:
-        raise ImportError(f"this needs pandas, which is not installed: {EXTRA_HINT}") \
-            from None
-    return pandas
+    return require("pandas", "extraction", "a DataFrame of reduced results")
 
 
 class ResultsReducer:

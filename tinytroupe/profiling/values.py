@@ -11,17 +11,14 @@ import statistics
 from collections import Counter
 from typing import Any
 
+from tinytroupe.extras import require
+
 #: How to install what distributions and charts need.
 EXTRA_HINT = "pip install 'tinytroupe[analysis]'"
 
 
 def _import_pandas() -> Any:
-    try:
-        import pandas
-    except ImportError:
-        raise ImportError("profiling needs pandas, which is not installed: "
-                          f"{EXTRA_HINT}") from None
-    return pandas
+    return require("pandas", "analysis", "profiling")
 
 
 def _is_agent(agent: Any) -> bool:
