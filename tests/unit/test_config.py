@@ -42,7 +42,7 @@ def test_package_defaults_are_typed(cm: ConfigManager) -> None:
     assert cm.get("MAX_TOKENS") == 1024
     assert cm.get("TEMPERATURE") == 1.0
     assert cm.get("TIMEOUT") == 60.0 and isinstance(cm.get("TIMEOUT"), float)
-    assert cm.get("MAX_WORKERS") is None
+    assert cm.get("MAX_WORKERS") == "ALL"  # shipped: one thread per agent
     assert cm.get("PARALLEL_AGENT_ACTIONS") is True
     assert cm.get("PARALLEL_EXECUTION_TIMEOUT") == 300.0
     assert cm.get("ON_AGENT_ERROR") == "continue"
@@ -244,7 +244,7 @@ def test_config_defaults_fills_at_call_time(monkeypatch: pytest.MonkeyPatch,
         return steps, timeout, workers
 
     assert run.__name__ == "run" and run.__doc__ == "Docstring kept."
-    assert run(1) == (1, 60.0, None)
+    assert run(1) == (1, 60.0, "ALL")
     cm.set("timeout", 5)
     cm.set("max_workers", 8)
     assert run(1) == (1, 5.0, 8)  # read at call time, not decoration time

@@ -704,7 +704,7 @@ def test_item19_a_misspelt_environment_key_is_warned_with_a_suggestion(caplog) -
     caplog.set_level(logging.WARNING, logger="tinytroupe")
     manager = ConfigManager(user_path=Path(os.devnull),
                             environ={"TINYTROUPE_MAX_WORKRS": "4", "TINYTROUPE_MODEL": "m"})
-    assert manager.get("max_workers") is None and manager.get("model") == "m"
+    assert manager.get("max_workers") == "ALL" and manager.get("model") == "m"  # ignored
     [warning] = [r.getMessage() for r in caplog.records if "MAX_WORKRS" in r.getMessage()]
     assert "TINYTROUPE_MAX_WORKERS" in warning
 

@@ -1,4 +1,4 @@
-"""The eleven scenarios of the suite. Each returns a `Result`: rows measured, and targets.
+"""The twelve scenarios of the suite. Each returns a `Result`: rows measured, and targets.
 
 Ideal parallel step time = (LLM calls per agent turn) x latency, when MAX_WORKERS >=
 agents; every agent turn here makes one call. Efficiency = ideal / measured.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import cProfile
 import math
+import os
 import pstats
 import statistics
 import subprocess
@@ -15,10 +16,12 @@ import sys
 import time
 import tracemalloc
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psutil
 
+from tinytroupe import config_manager
 from tinytroupe.agent import TinyPerson
 from tinytroupe.bench.harness import (
     fake_server,
@@ -391,6 +394,27 @@ def quality_checks(quick: bool) -> Result:
     return result
 
 
+def defaults(quick: bool) -> Result:
+    """12. The package defaults as shipped (no config.ini, no variables): 50 and 200 agents."""
+    sizes, latency, steps = ((20,), 0.05, 2) if quick else ((50, 200), 0.2, 3)
+    result = Result("defaults")
+    config_manager.use_sources(user_path=Path(os.devnull), environ={})  # the package's own
+    try:
+        with fake_server(latency):
+            for agents in sizes:
+                timing = run_world(agents, steps, parallel=True)
+                step = statistics.median(timing.step_seconds)
+                result.rows.append({"agents": agents, "latency": latency,
+                                    "max_workers": config_manager.get("max_workers"),
+                                    "median_step_s": step, "step_over_latency": step / latency})
+                if agents == 50 or quick:
+                    result.target(f"{agents}-agent step / latency, package defaults",
+                                  step / latency, "<= 1.2", step / latency <= 1.2)
+    finally:
+        config_manager.use_sources()
+    return result
+
+
 def ray_backend(quick: bool) -> Result:
     """9. Threads vs Ray actors for a big world (agents talk to 4 neighbours each)."""
     agents, steps, latency, per_actor = (200, 2, 0.5, 50) if quick else (2000, 3, 0.5, 250)
@@ -435,5 +459,5 @@ def ray_backend(quick: bool) -> Result:
 SCENARIOS = {"speedup": speedup_curve, "worker_cap": worker_cap, "overhead": overhead,
              "scale": scale, "metrics_overhead": metrics_overhead, "timeout": timeout,
              "provider_limit": provider_limit, "factory": factory, "extraction": extraction,
-             "quality_checks": quality_checks,
+             "quality_checks": quality_checks, "defaults": defaults,
              "ray_backend": ray_backend}
