@@ -128,10 +128,10 @@ class OpenAICompatibleClient(CostStats):
         Whatever fails, the error raised is an `LLMError` whose message (and chained
         causes) carries no API key.
         """
-        body = request_body(self.model, messages, response_format, sampling)
+        body = request_body(self.model, messages, None, sampling)
         if user:
             body["user"] = user
-        payload = utf8(json.dumps(body, ensure_ascii=False))
+        payload = utf8(_with_format(json.dumps(body, ensure_ascii=False), response_format))
         estimate = len(payload) // 4 + int(self._expected_completion_tokens)
         try:
             return self._retrying(self._attempt, payload, estimate, user)
@@ -212,6 +212,26 @@ class OpenAICompatibleClient(CostStats):
     def close(self) -> None:
         """Close the HTTP connection pool; the client cannot send requests afterwards."""
         self._pool.close()
+
+
+_encoded_formats: dict[int, tuple[dict[str, Any], str]] = {}
+
+
+def _with_format(encoded_body: str, response_format: dict[str, Any] | None) -> str:
+    """`encoded_body` (a JSON object) with ``response_format`` added.
+
+    A structured call sends the same schema every time, so each format object is
+    encoded once and spliced in, instead of re-encoding it with every request.
+    """
+    if response_format is None:
+        return encoded_body
+    known = _encoded_formats.get(id(response_format))
+    if known is None or known[0] is not response_format:
+        known = (response_format, json.dumps(response_format, ensure_ascii=False))
+        if len(_encoded_formats) > 256:
+            _encoded_formats.clear()
+        _encoded_formats[id(response_format)] = known
+    return f'{encoded_body[:-1]}, "response_format": {known[1]}}}'
 
 
 def is_reasoning_model(model: str) -> bool:

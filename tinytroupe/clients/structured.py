@@ -41,21 +41,49 @@ class InvalidAnswer(ValueError):
     """
 
 
+#: Response formats built so far, by (name, schema identity, mode): the same object is
+#: handed out again, so that the client encodes each one once (see `request_body`).
+_formats: dict[tuple[str, int, str], tuple[dict[str, Any], dict[str, Any] | None]] = {}
+
+
 def response_format(schema_name: str, schema: dict[str, Any]) -> dict[str, Any] | None:
     """The ``response_format`` for `schema` under the configured STRUCTURED_OUTPUT."""
     mode = config_manager.get("structured_output")
+    key = (schema_name, id(schema), mode)
+    known = _formats.get(key)
+    if known is not None and known[0] is schema:
+        return known[1]
     if mode == "none":
-        return None
-    if mode == "json_object":
-        return {"type": "json_object"}
-    return {"type": "json_schema",
-            "json_schema": {"name": schema_name, "schema": schema, "strict": False}}
+        built = None
+    elif mode == "json_object":
+        built = {"type": "json_object"}
+    else:
+        built = {"type": "json_schema",
+                 "json_schema": {"name": schema_name, "schema": schema, "strict": False}}
+    _formats[key] = (schema, built)  # the schema is kept alive: its id stays its own
+    return built
 
 
 @cache
 def schema_of(model: type[BaseModel]) -> dict[str, Any]:
-    """The JSON Schema of `model` (built once per model)."""
-    return model.model_json_schema()
+    """The JSON Schema of `model` (built once per model), trimmed for the wire.
+
+    Every request carries the schema, so what only speaks to programmers goes: titles
+    (they repeat the names) and the models' own docstrings (the descriptions of object
+    schemas); the fields' descriptions, which guide the model, stay.
+    """
+    return _trimmed(model.model_json_schema())
+
+
+def _trimmed(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        is_object = "properties" in schema
+        return {k: _trimmed(v) for k, v in schema.items()
+                if not (isinstance(v, str) and (k == "title" or (is_object
+                                                                and k == "description")))}
+    if isinstance(schema, list):
+        return [_trimmed(v) for v in schema]
+    return schema
 
 
 def sampling(**overrides: Any) -> dict[str, Any]:
