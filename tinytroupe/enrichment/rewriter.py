@@ -82,6 +82,22 @@ class Rewriter(JsonSerializableRegistry):
         with self._lock:
             return list(self.context_cache)
 
+    def _instructions(self, role: str, lead: str, content_type: str | None,
+                      context_info: str | None, context_cache: list | None,
+                      describe: Any) -> str:
+        """The system prompt: `role`, `lead`, the content type, context and past results.
+
+        `lead` says what to do; `describe` renders one earlier result.
+        """
+        past = self._past_results(context_cache)
+        sections = [role, lead, f"Type of content: {content_type or 'not specified'}"]
+        if context_info:
+            sections.append(f"Context:\n{context_info}")
+        if past:
+            sections.append("Earlier results, to stay consistent with:\n"
+                            + format_past_results(past, describe))
+        return "\n\n".join(sections)
+
     def _remember(self, entry: dict[str, Any]) -> None:
         if not self.use_past_results_in_context:
             return

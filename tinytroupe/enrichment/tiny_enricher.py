@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tinytroupe.enrichment.rewriter import Rewriter, format_past_results
+from tinytroupe.enrichment.rewriter import Rewriter
 
 __all__ = ["TinyEnricher"]
 
@@ -47,15 +47,8 @@ class TinyEnricher(Rewriter):
         `verbose` prints the result. Raises `tinytroupe.clients.LLMError` if the model
         cannot be reached or its answer stays invalid after the repair attempts.
         """
-        past = self._past_results(context_cache)
-        sections = [f"Requirements:\n{requirements}",
-                    f"Type of content: {content_type or 'not specified'}"]
-        if context_info:
-            sections.append(f"Context:\n{context_info}")
-        if past:
-            sections.append("Earlier results, to stay consistent with:\n"
-                            + format_past_results(past, _describe))
-        system = "\n\n".join([_SYSTEM, *sections])
+        system = self._instructions(_SYSTEM, f"Requirements:\n{requirements}", content_type,
+                                    context_info, context_cache, _describe)
         result = self._rewrite(system, f"<content>\n{content}\n</content>", "enriched_content",
                                verbose, temperature=1.0, frequency_penalty=0.0,
                                presence_penalty=0.0)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tinytroupe.enrichment.rewriter import Rewriter, format_past_results
+from tinytroupe.enrichment.rewriter import Rewriter
 
 __all__ = ["TinyStyler"]
 
@@ -46,15 +46,8 @@ class TinyStyler(Rewriter):
         `tinytroupe.clients.LLMError` if the model cannot be reached or its answer stays
         invalid after the repair attempts.
         """
-        past = self._past_results(context_cache)
-        sections = [f"Style to apply: {style}",
-                    f"Type of content: {content_type or 'not specified'}"]
-        if context_info:
-            sections.append(f"Context:\n{context_info}")
-        if past:
-            sections.append("Earlier results, to stay consistent with:\n"
-                            + format_past_results(past, _describe))
-        system = "\n\n".join([_SYSTEM, *sections])
+        system = self._instructions(_SYSTEM, f"Style to apply: {style}", content_type,
+                                    context_info, context_cache, _describe)
         result = self._rewrite(system, f"<content>\n{content}\n</content>", "styled_content",
                                verbose, temperature=temperature)
         if not result.strip():
