@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,20 @@ def clean_simulation() -> Iterator[None]:
     control.reset()
     clear_clients()
     config_manager.reset()
+    _wait_for_worker_threads()
+
+
+def _wait_for_worker_threads(timeout: float = 10.0) -> None:
+    """Let turns a test gave up on finish before the next test starts.
+
+    With the worlds closed and the fake server stopped, such a turn ends within moments
+    (its request is released or refused); left running, it would add its usage to the
+    next test's process-wide counters. Idle workers have exited with their pools.
+    """
+    deadline = time.monotonic() + timeout
+    for thread in threading.enumerate():
+        if "-agent-" in thread.name and thread is not threading.current_thread():
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 @pytest.fixture(params=_persona_folders())

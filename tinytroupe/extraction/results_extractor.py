@@ -135,8 +135,11 @@ class ResultsExtractor:
         request = self._request(extraction_objective, situation, fields, fields_hints)
         tasks = {f"{i}:{agent.name}": Task(lambda a=agent: self._from_agent(a, request, verbose))
                  for i, agent in enumerate(agents)}
-        with _progress(len(tasks)) as advance:
-            outcome = self._runner.run(tasks, step=self._batches, on_task_done=advance)
+        try:
+            with _progress(len(tasks)) as advance:
+                outcome = self._runner.run(tasks, step=self._batches, on_task_done=advance)
+        finally:
+            self._runner.close()  # no idle threads left behind between batches
         self._accounting.account(outcome, self._batches)
         results = [outcome.results.get(key) for key in tasks]
         for agent, result in zip(agents, results, strict=True):  # in the agents' order
