@@ -29,8 +29,7 @@ from collections import OrderedDict
 from typing import Any
 
 from tinytroupe import clients as _clients
-from tinytroupe import redaction
-from tinytroupe.clients.errors import LLMError, LLMRequestError, LLMTimeoutError
+from tinytroupe.clients.errors import LLMRequestError
 from tinytroupe.clients.limits import shared_gate
 from tinytroupe.clients.openai_client import (
     _RETRYABLE_STATUS,
@@ -147,21 +146,8 @@ class _EmbeddingsEndpoint(OpenAICompatibleClient):
         if user:
             body["user"] = user
         payload = utf8(json.dumps(body, ensure_ascii=False))
-        try:
-            return self._retrying(self._embed_attempt, payload, len(payload) // 4, user,
-                                  len(texts))
-        except _Retryable as exc:
-            kind = LLMTimeoutError if exc.timed_out else LLMRequestError
-            error = kind(redaction.redact(f"{exc} (after {self.max_attempts} attempts)"),
-                         status=exc.status, retry_after=exc.retry_after)
-        except LLMError as exc:
-            exc.args = (redaction.redact(str(exc)),)
-            error = exc
-        except Exception as exc:  # anything else (a library refusing a header, ...)
-            error = LLMRequestError(redaction.redact(
-                f"embeddings request to {self.url} failed: {type(exc).__name__}: {exc}"))
-        usage.add(user, failures=1)
-        raise error  # outside the except blocks: no chained cause can quote the key
+        return self._send(self._embed_attempt, payload, len(payload) // 4, user, len(texts),
+                          user=user, what="embeddings request")
 
     def _embed_attempt(self, payload: bytes, estimate: int, user: str | None,
                        count: int) -> list[list[float]]:
@@ -169,16 +155,7 @@ class _EmbeddingsEndpoint(OpenAICompatibleClient):
         try:
             with self.gate.slot(estimate) as slot:
                 counts["throttled_seconds"] = slot.waited
-                status, retry_after, body = self._post(payload)
-                if status == 429:
-                    slot.rate_limited = True
-                    slot.used_tokens(0)
-                    counts["rate_limited"] = 1
-                    seconds = _retry_after_seconds(retry_after)
-                    if seconds:
-                        self.gate.pause(min(seconds, self.retry_after_cap))
-                if self._secret:
-                    body = body.replace(self._secret.encode(), b"[redacted]")
+                status, retry_after, body = self._exchange(payload, slot, counts)
                 vectors, tokens = _vectors_from(status, retry_after, body, self.url, count)
                 tokens = estimate if tokens is None else tokens
                 slot.used_tokens(tokens)

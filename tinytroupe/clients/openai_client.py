@@ -133,8 +133,16 @@ class OpenAICompatibleClient(CostStats):
             body["user"] = user
         payload = utf8(_with_format(json.dumps(body, ensure_ascii=False), response_format))
         estimate = len(payload) // 4 + int(self._expected_completion_tokens)
+        return self._send(self._attempt, payload, estimate, user, user=user, what="request")
+
+    def _send(self, attempt: Any, *args: Any, user: str | None, what: str) -> Any:
+        """Run `attempt(*args)` under the retry policy; any failure becomes a keyless `LLMError`.
+
+        Shared by every endpoint this client speaks to (chat, embeddings): the one place
+        where transport errors are mapped, redacted and counted as a failure.
+        """
         try:
-            return self._retrying(self._attempt, payload, estimate, user)
+            return self._retrying(attempt, *args)
         except _Retryable as exc:
             kind = LLMTimeoutError if exc.timed_out else LLMRequestError
             error = kind(redaction.redact(f"{exc} (after {self.max_attempts} attempts)"),
@@ -144,7 +152,7 @@ class OpenAICompatibleClient(CostStats):
             error = exc
         except Exception as exc:  # anything else (a library refusing a header, ...)
             error = LLMRequestError(redaction.redact(
-                f"request to {self.url} failed: {type(exc).__name__}: {exc}"))
+                f"{what} to {self.url} failed: {type(exc).__name__}: {exc}"))
         usage.add(user, failures=1)
         # raised outside the except blocks: the original error, which may quote the key,
         # is neither the cause nor the context of what the caller sees
@@ -155,16 +163,7 @@ class OpenAICompatibleClient(CostStats):
         try:
             with self.gate.slot(estimate) as slot:
                 counts["throttled_seconds"] = slot.waited
-                status, retry_after, body = self._post(payload)
-                if status == 429:
-                    slot.rate_limited = True
-                    slot.used_tokens(0)  # rejected: the provider counted nothing
-                    counts["rate_limited"] = 1
-                    seconds = _retry_after_seconds(retry_after)
-                    if seconds:
-                        self.gate.pause(min(seconds, self.retry_after_cap))
-                if self._secret:  # a proxy echoing the request must not leak the key
-                    body = body.replace(self._secret.encode(), b"[redacted]")
+                status, retry_after, body = self._exchange(payload, slot, counts)
                 completion = _completion_from(status, retry_after, body, self.url,
                                               len(payload) // 4)
                 slot.used_tokens(completion.prompt_tokens + completion.completion_tokens)
@@ -175,6 +174,24 @@ class OpenAICompatibleClient(CostStats):
         self._expected_completion_tokens += 0.1 * (
             completion.completion_tokens - self._expected_completion_tokens)
         return completion
+
+    def _exchange(self, payload: bytes, slot: Any,
+                  counts: dict[str, float]) -> tuple[int, str | None, bytes]:
+        """One POST inside a gate `slot`, its answer returned with the key scrubbed from it.
+
+        A 429 is reported to the gate (which pauses for Retry-After) and counted.
+        """
+        status, retry_after, body = self._post(payload)
+        if status == 429:
+            slot.rate_limited = True
+            slot.used_tokens(0)  # rejected: the provider counted nothing
+            counts["rate_limited"] = 1
+            seconds = _retry_after_seconds(retry_after)
+            if seconds:
+                self.gate.pause(min(seconds, self.retry_after_cap))
+        if self._secret:  # a proxy echoing the request must not leak the key
+            body = body.replace(self._secret.encode(), b"[redacted]")
+        return status, retry_after, body
 
     def _post(self, payload: bytes) -> tuple[int, str | None, bytes]:
         """One HTTP exchange, bounded as a whole by `timeout` (not only per socket read)."""
