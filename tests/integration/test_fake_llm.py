@@ -219,7 +219,8 @@ def test_stats_reset_and_config_over_http(http: urllib3.PoolManager) -> None:
 
         config = {"latency_range": [0.2, 0.3], "faults": {"by_agent": {"Bob": "500"}}}
         answer = http.request("POST", f"{server.url}/config", json=config)
-        assert answer.status == 200 and answer.json()["latency"] == [0.2, 0.3]
+        assert answer.status == 200
+        assert answer.json()["latency"] == {"distribution": "uniform", "min": 0.2, "max": 0.3}
         started = time.perf_counter()
         assert post(http, server.base_url, "Alice").status == 200
         assert time.perf_counter() - started >= 0.2
@@ -254,3 +255,32 @@ def test_spawned_server_answers_and_stops(http: urllib3.PoolManager) -> None:
         assert child.stats()["total_requests"] == 0
     assert child.process.returncode == 0  # exited cleanly on SIGTERM
     assert not psutil.pid_exists(pid)
+
+
+def test_heavy_tailed_latency_is_seeded_and_reported_per_request(
+        http: urllib3.PoolManager) -> None:
+    spec = {"distribution": "lognormal", "median": 0.01, "sigma": 1.0}
+    drawn = []
+    for _ in range(2):
+        with FakeLLMServer(latency=spec, seed=7) as server:
+            for _ in range(5):
+                post(http, server.base_url, "Bob")
+            stats = http.request("GET", f"{server.url}/stats?latencies=1").json()
+            drawn.append(stats["latencies"])
+            assert "latencies" not in http.request("GET", f"{server.url}/stats").json()
+    assert drawn[0] == drawn[1]  # same seed, same sequence of waits
+    assert len(set(drawn[0])) == 5  # drawn, not fixed
+    assert stats["latency"]["count"] == 5 and stats["latency"]["max"] == max(drawn[0])
+
+
+def test_latency_spec_travels_to_a_child_process_and_over_config() -> None:
+    slow = {"distribution": "slow_replica", "median": 0.001, "fraction": 1.0, "factor": 50}
+    with FakeLLMServer.spawn(latency=slow) as server:
+        pool = urllib3.PoolManager()
+        started = time.perf_counter()
+        assert post(pool, server.base_url, "Bob").status == 200
+        assert time.perf_counter() - started >= 0.05  # every call is the slow replica's
+        assert server.stats(latencies=True)["latencies"] == [0.05]
+        applied = server.configure(latency={"distribution": "lognormal", "median": 0.002,
+                                            "sigma": 0.5})
+        assert applied["latency"] == {"distribution": "lognormal", "median": 0.002, "sigma": 0.5}

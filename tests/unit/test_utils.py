@@ -538,3 +538,36 @@ def test_version_and_datetime_banners(capsys) -> None:
     out = capsys.readouterr().out
     assert "TinyTroupe version:" in out
     assert "(local)" in out and "(UTC)" in out
+
+
+def test_latency_distributions_match_their_parameters() -> None:
+    import math
+    import statistics
+
+    from tinytroupe.testing.latency import Latency
+
+    lognormal = Latency({"distribution": "lognormal", "median": 1.0, "sigma": 0.5}, seed=3)
+    draws = [lognormal.draw() for _ in range(20_000)]
+    assert abs(statistics.median(draws) - 1.0) < 0.03
+    assert abs(statistics.fmean(draws) - math.exp(0.125)) < 0.03  # m * exp(sigma^2 / 2)
+    replica = Latency({"distribution": "slow_replica", "median": 1.0, "fraction": 0.05,
+                       "factor": 10}, seed=3)
+    slow = sum(replica.draw() == 10.0 for _ in range(20_000)) / 20_000
+    assert abs(slow - 0.05) < 0.01
+    assert Latency([0.2, 0.4]).median == pytest.approx(0.3)
+    assert Latency(0.5).draw() == 0.5
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"distribution": "pareto"}, "distribution must be one of"),
+    ({"distribution": "lognormal", "median": 1.0}, "needs 'sigma'"),
+    ({"distribution": "lognormal", "median": -1, "sigma": 0.5}, "median must be"),
+    ({"distribution": "slow_replica", "median": 1, "fraction": 2, "factor": 3}, "fraction"),
+    ({"distribution": "fixed", "seconds": 1, "jitter": 2}, "unknown keys"),
+    ([3, 1], "min <= max"),
+])
+def test_bad_latency_specs_are_named(spec, message) -> None:
+    from tinytroupe.testing.latency import Latency
+
+    with pytest.raises(ValueError, match=message):
+        Latency(spec)

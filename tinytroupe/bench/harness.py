@@ -47,7 +47,7 @@ def rss_mb() -> float:
 
 
 @contextlib.contextmanager
-def fake_server(latency: float = 0.0, faults: FaultPlan | None = None) -> Iterator[Any]:
+def fake_server(latency: Any = 0.0, faults: FaultPlan | None = None) -> Iterator[Any]:
     """A fake server in a child process (its CPU stays out of our GIL), client pointed at it."""
     with FakeLLMServer.spawn(latency=latency, faults=faults) as server:
         use_http(server)

@@ -7,9 +7,11 @@ content from a pluggable responder (by default the offline model), after a confi
 latency, with faults injected per `FaultPlan`. It is an asyncio (aiohttp) server: a
 thousand concurrent requests cost a thousand sleeping coroutines, not threads.
 
-Control endpoints: ``GET /stats`` (``?timestamps=1`` adds arrival times),
-``POST /stats/reset``, ``POST /config`` with ``{"latency": s | [min, max],
-"latency_range": [min, max], "faults": {FaultPlan fields}, "storm": {"kind", "seconds"}}``.
+Control endpoints: ``GET /stats`` (``?timestamps=1`` adds arrival times,
+``?latencies=1`` the latency drawn for each request), ``POST /stats/reset``,
+``POST /config`` with ``{"latency": s | [min, max] | {distribution},
+"latency_range": [min, max], "faults": {FaultPlan fields}, "storm": {"kind", "seconds"}}``
+(latency distributions, heavy-tailed ones included: `tinytroupe.testing.latency`).
 
 Use in process with ``with FakeLLMServer(latency=0.1) as server: ... server.base_url``
 (a daemon thread runs the event loop), or out of process with `FakeLLMServer.spawn`
@@ -36,7 +38,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from tinytroupe.clients.offline import OfflineModel, agent_name
-from tinytroupe.testing.faults import KINDS, FaultPlan, FaultPolicy, Latency, Range
+from tinytroupe.testing.faults import KINDS, FaultPlan, FaultPolicy
+from tinytroupe.testing.latency import Latency, LatencySpec
 from tinytroupe.testing.process import ServerAddress
 from tinytroupe.testing.stats import OUTCOMES, RequestStats
 from tinytroupe.testing.wire import completion, error_response, truncate_json
@@ -65,7 +68,7 @@ COMPLETION_PATHS = (
 class FakeLLMApp:
     """The server's state and handlers; runs in one event loop (`serve`)."""
 
-    def __init__(self, latency: float | Range = 0.0, faults: FaultPlan | None = None,
+    def __init__(self, latency: LatencySpec = 0.0, faults: FaultPlan | None = None,
                  responder: Responder | None = None, seed: int = 0,
                  rewrite: Rewriter | None = None) -> None:
         # A custom responder sees the messages; the default (the offline model) also
@@ -79,7 +82,7 @@ class FakeLLMApp:
         self.stats = RequestStats()
         self._stopping: asyncio.Event | None = None
 
-    def configure(self, latency: float | Range | None = None,
+    def configure(self, latency: LatencySpec | None = None,
                   faults: FaultPlan | None = None) -> None:
         """Change latency and/or the fault plan (None leaves it as is). Thread-safe."""
         if latency is not None:
@@ -157,7 +160,9 @@ class FakeLLMApp:
         if kind == "hang":
             self.stats.count("hang", agent)
             return await self._hang()
-        await asyncio.sleep(self.latency.draw())
+        wait = self.latency.draw()
+        self.stats.record_latency(wait)
+        await asyncio.sleep(wait)
         if kind in ("429", "500"):
             self.stats.count(kind, agent)
             return self._http_fault(kind)
@@ -239,8 +244,11 @@ class FakeLLMApp:
                 await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def _get_stats(self, request: web.Request) -> web.Response:
-        wanted = request.query.get("timestamps", "") not in ("", "0", "false")
-        return web.json_response(self.stats.snapshot(timestamps=wanted))
+        def wanted(flag: str) -> bool:
+            return request.query.get(flag, "") not in ("", "0", "false")
+
+        return web.json_response(self.stats.snapshot(timestamps=wanted("timestamps"),
+                                                     latencies=wanted("latencies")))
 
     async def _reset_stats(self, request: web.Request) -> web.Response:
         self.stats.reset()
@@ -264,7 +272,7 @@ class FakeLLMApp:
 
     def config(self) -> dict[str, Any]:
         """The configuration in force, as JSON."""
-        return {"latency": list(self.latency.range), "faults": self.policy.plan.to_dict()}
+        return {"latency": self.latency.to_json(), "faults": self.policy.plan.to_dict()}
 
 
 class FakeLLMServer(ServerAddress):
@@ -277,7 +285,7 @@ class FakeLLMServer(ServerAddress):
     `fail_all_until` may be called from any thread. A server is started once.
     """
 
-    def __init__(self, latency: float | Range = 0.0, faults: FaultPlan | None = None,
+    def __init__(self, latency: LatencySpec = 0.0, faults: FaultPlan | None = None,
                  responder: Responder | None = None, *, host: str = "127.0.0.1",
                  port: int = 0, seed: int = 0, rewrite: Rewriter | None = None) -> None:
         self.host = host
@@ -329,15 +337,15 @@ class FakeLLMServer(ServerAddress):
                 loop.call_soon_threadsafe(event.set)
         thread.join(timeout)
 
-    def stats(self, timestamps: bool = False) -> dict[str, Any]:
-        """The same document as ``GET /stats`` (with ``?timestamps=1`` if `timestamps`)."""
-        return self.app.stats.snapshot(timestamps)
+    def stats(self, timestamps: bool = False, latencies: bool = False) -> dict[str, Any]:
+        """The same document as ``GET /stats`` (``?timestamps=1``, ``?latencies=1`` if asked)."""
+        return self.app.stats.snapshot(timestamps, latencies)
 
     def reset_stats(self) -> None:
         """Zero the counters, like ``POST /stats/reset``."""
         self.app.stats.reset()
 
-    def configure(self, latency: float | Range | None = None,
+    def configure(self, latency: LatencySpec | None = None,
                   faults: FaultPlan | None = None) -> None:
         """Change latency and/or the fault plan at run time (None leaves it unchanged)."""
         self.app.configure(latency, faults)
@@ -351,7 +359,7 @@ class FakeLLMServer(ServerAddress):
         return self.app.fail_all_until(seconds, kind, deadline)
 
     @staticmethod
-    def spawn(latency: float | Range = 0.0, faults: FaultPlan | None = None, *,
+    def spawn(latency: LatencySpec = 0.0, faults: FaultPlan | None = None, *,
               host: str = "127.0.0.1", port: int = 0, seed: int = 0,
               startup_timeout: float = 20.0) -> FakeLLMProcess:
         """Run the server in a child Python process and return it once it accepts requests."""
@@ -374,6 +382,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds (or the minimum)")
     parser.add_argument("--latency-max", type=float, help="uniform latency up to this")
+    parser.add_argument("--latency-json", help="a latency specification as JSON (overrides "
+                        "--latency), e.g. {\"distribution\": \"lognormal\", \"median\": 1, "
+                        "\"sigma\": 0.5}")
     for kind in KINDS:
         parser.add_argument(f"--p-{kind.replace('_', '-')}", type=float, default=0.0,
                             dest=f"p_{kind}", help=f"probability of a {kind} fault")
@@ -395,7 +406,9 @@ def main(argv: list[str] | None = None) -> int:
                                         if getattr(args, f"p_{k}") > 0},
                          retry_after=retry[0] if len(retry) == 1 else (retry[0], retry[1]),
                          drip_seconds=args.drip_seconds, seed=args.seed)
-    latency = (args.latency, args.latency_max if args.latency_max is not None else args.latency)
+    latency: LatencySpec = (json.loads(args.latency_json) if args.latency_json else
+                            (args.latency, args.latency_max if args.latency_max is not None
+                             else args.latency))
     app = FakeLLMApp(latency, plan, seed=args.seed)
     asyncio.run(_serve_until_signal(app, args.host, args.port))
     return 0

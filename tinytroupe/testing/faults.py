@@ -26,23 +26,10 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from tinytroupe.testing.latency import Range, as_range
+
 KINDS: tuple[str, ...] = ("hang", "429", "500", "malformed", "bad_body", "slow_drip")
 
-Range = tuple[float, float]
-
-
-def as_range(value: float | Iterable[float], what: str) -> Range:
-    """`value` (a number, or a (min, max) pair) as a validated (min, max) pair of seconds."""
-    if isinstance(value, (int, float)):
-        low = high = float(value)
-    else:
-        pair = [float(v) for v in value]
-        if len(pair) != 2:
-            raise ValueError(f"{what}: expected a number or a (min, max) pair, got {value!r}")
-        low, high = pair
-    if low < 0 or high < low:
-        raise ValueError(f"{what}: need 0 <= min <= max, got ({low}, {high})")
-    return (low, high)
 
 
 def _check_kind(kind: str, where: str) -> str:
@@ -177,16 +164,3 @@ class FaultPolicy:
         with self._lock:
             low, high = self._plan.retry_after  # type: ignore[misc]
             return low if low == high else self._rng.uniform(low, high)
-
-
-class Latency:
-    """Response latency: fixed seconds, or uniform in (min, max) from a seeded RNG."""
-
-    def __init__(self, value: float | Range = 0.0, seed: int = 0) -> None:
-        self.range = as_range(value, "latency")
-        self._rng = random.Random(seed)
-
-    def draw(self) -> float:
-        """Seconds to wait before the next answer."""
-        low, high = self.range
-        return low if low == high else self._rng.uniform(low, high)

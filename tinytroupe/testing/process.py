@@ -15,7 +15,8 @@ import threading
 import urllib.request
 from typing import IO, Any
 
-from tinytroupe.testing.faults import FaultPlan, Range, as_range
+from tinytroupe.testing.faults import FaultPlan
+from tinytroupe.testing.latency import Latency, LatencySpec
 
 
 class ServerAddress:
@@ -44,14 +45,13 @@ class FakeLLMProcess(ServerAddress):
     then kill after `timeout`) and waits for it.
     """
 
-    def __init__(self, latency: float | Range = 0.0, faults: FaultPlan | None = None, *,
+    def __init__(self, latency: LatencySpec = 0.0, faults: FaultPlan | None = None, *,
                  host: str = "127.0.0.1", port: int = 0, seed: int = 0,
                  startup_timeout: float = 20.0) -> None:
-        low, high = as_range(latency, "latency")
         self.host, self.port = host, port
         self.args = [sys.executable, "-m", "tinytroupe.testing.fake_llm", "--host", host,
-                     "--port", str(port), "--latency", str(low), "--latency-max", str(high),
-                     "--seed", str(seed)]
+                     "--port", str(port), "--latency-json",
+                     json.dumps(Latency(latency).to_json()), "--seed", str(seed)]
         if faults is not None:
             self.args += ["--faults", json.dumps(faults.to_dict())]
         self.startup_timeout = startup_timeout
@@ -82,20 +82,20 @@ class FakeLLMProcess(ServerAddress):
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 
-    def stats(self, timestamps: bool = False) -> dict[str, Any]:
-        """``GET /stats`` (with ``?timestamps=1`` if `timestamps`)."""
-        return self._call("GET", "/stats?timestamps=1" if timestamps else "/stats")
+    def stats(self, timestamps: bool = False, latencies: bool = False) -> dict[str, Any]:
+        """``GET /stats`` (with ``?timestamps=1``, ``?latencies=1`` if asked)."""
+        return self._call("GET", f"/stats?timestamps={int(timestamps)}&latencies={int(latencies)}")
 
     def reset_stats(self) -> None:
         """``POST /stats/reset``."""
         self._call("POST", "/stats/reset", {})
 
-    def configure(self, latency: float | Range | None = None,
+    def configure(self, latency: LatencySpec | None = None,
                   faults: FaultPlan | None = None) -> dict[str, Any]:
         """``POST /config``; returns the configuration now in force."""
         data: dict[str, Any] = {}
         if latency is not None:
-            data["latency"] = list(as_range(latency, "latency"))
+            data["latency"] = Latency(latency).to_json()
         if faults is not None:
             data["faults"] = faults.to_dict()
         return self._call("POST", "/config", data)

@@ -1,12 +1,14 @@
 """Request counters of the fake LLM server (`tinytroupe.testing.fake_llm`).
 
 `RequestStats` counts what the server received: totals, requests in flight (and the
-most at once), outcomes by kind, requests per agent, and arrival times. Its `snapshot`
-is the ``GET /stats`` document.
+most at once), outcomes by kind, requests per agent, arrival times, and the latency
+drawn for each request (summarised; the list on request). Its `snapshot` is the
+``GET /stats`` document.
 """
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
 from collections import Counter, deque
@@ -24,6 +26,7 @@ class RequestStats:
     def __init__(self, max_timestamps: int = 100_000) -> None:
         self._lock = threading.Lock()
         self._timestamps: deque[float] = deque(maxlen=max_timestamps)
+        self._latencies: deque[float] = deque(maxlen=max_timestamps)
         self._in_flight = 0
         self.reset()
 
@@ -39,6 +42,7 @@ class RequestStats:
             self._outcomes = Counter(dict.fromkeys(OUTCOMES, 0))
             self._agents: Counter[str] = Counter()
             self._timestamps.clear()
+            self._latencies.clear()
 
     def enter(self) -> None:
         """A request arrived."""
@@ -53,6 +57,11 @@ class RequestStats:
         with self._lock:
             self._in_flight -= 1
 
+    def record_latency(self, seconds: float) -> None:
+        """The latency drawn for a request (before any fault's own delay)."""
+        with self._lock:
+            self._latencies.append(seconds)
+
     def count(self, outcome: str, agent: str | None = None) -> None:
         """Record how a request was answered, and for which agent."""
         with self._lock:
@@ -60,8 +69,8 @@ class RequestStats:
             if agent:
                 self._agents[agent] += 1
 
-    def snapshot(self, timestamps: bool = False) -> dict[str, Any]:
-        """A JSON-serialisable copy of the counters."""
+    def snapshot(self, timestamps: bool = False, latencies: bool = False) -> dict[str, Any]:
+        """A JSON-serialisable copy of the counters (with the per-request lists if asked)."""
         with self._lock:
             data: dict[str, Any] = {
                 "total_requests": self._total,
@@ -70,9 +79,23 @@ class RequestStats:
                 "outcomes": dict(self._outcomes),
                 "per_agent": dict(self._agents),
             }
+            data["latency"] = latency_summary(list(self._latencies))
             if timestamps:
                 data["timestamps"] = list(self._timestamps)
+            if latencies:
+                data["latencies"] = list(self._latencies)
             return data
+
+
+def latency_summary(latencies: list[float]) -> dict[str, float | int | None]:
+    """Count, mean, median, p90, p99 and max of `latencies` (None where undefined)."""
+    if not latencies:
+        return {"count": 0, "mean": None, "p50": None, "p90": None, "p99": None, "max": None}
+    cuts = (statistics.quantiles(latencies, n=100, method="inclusive")
+            if len(latencies) > 1 else [latencies[0]] * 99)
+    return {"count": len(latencies), "mean": statistics.fmean(latencies),
+            "p50": statistics.median(latencies), "p90": cuts[89], "p99": cuts[98],
+            "max": max(latencies)}
 
 
 def max_in_any_window(timestamps: list[float], window: float) -> int:
