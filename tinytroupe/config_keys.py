@@ -96,6 +96,15 @@ def _workers(raw: Any) -> int | str:
     return _int(1)(raw)
 
 
+def _hedge_after(raw: Any) -> float | str:
+    from tinytroupe.clients.hedging import parse_quantile
+
+    if isinstance(raw, str) and raw.strip()[:1] in ("p", "P"):
+        parse_quantile(raw)  # ValueError if it is not one
+        return raw.strip().lower()
+    return _float(0.0, _MAX_SECONDS, lo_open=True)(raw)
+
+
 def generic_value(raw: Any) -> Any:
     """Type a raw value by the generic rule: None, bool, int, float, else the string."""
     if not isinstance(raw, str):
@@ -150,6 +159,9 @@ VALIDATORS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "CACHE_API_CALLS": (_bool, "True or False"),
     "CACHE_FILE_NAME": (_file_path, "a file path (not a folder)"),
     "MAX_RESPONSE_BYTES": (_int(1024), "an integer >= 1024"),
+    "HEDGE_AFTER": (_optional(_hedge_after),
+                    "None, a number of seconds > 0, or a quantile such as p90"),
+    "HEDGE_MAX_FRACTION": (_float(0.0, 1.0), "a number from 0 to 1"),
     "MAX_REQUESTS_PER_MINUTE": (_optional(_int(1)), "None or an integer >= 1"),
     "MAX_TOKENS_PER_MINUTE": (_optional(_int(1)), "None or an integer >= 1"),
     "RATE_LIMIT_WINDOW_SECONDS": _SECONDS,

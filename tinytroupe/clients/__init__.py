@@ -83,6 +83,8 @@ class EndpointSettings:
     tokens_per_window: int | None
     window_seconds: float
     max_response_bytes: int
+    hedge_after: float | str | None = None
+    hedge_max_fraction: float = 0.1
 
 
 _OFFLINE = "offline"
@@ -165,7 +167,8 @@ def _endpoint_settings() -> EndpointSettings | str:
         requests_per_window=get("max_requests_per_minute"),
         tokens_per_window=get("max_tokens_per_minute"),
         window_seconds=get("rate_limit_window_seconds"),
-        max_response_bytes=get("max_response_bytes"))
+        max_response_bytes=get("max_response_bytes"), hedge_after=get("hedge_after"),
+        hedge_max_fraction=get("hedge_max_fraction"))
 
 
 def _url_from_environment(variable: str) -> str | None:
@@ -204,6 +207,7 @@ def _build_endpoint(settings: EndpointSettings | str) -> ChatClient:
         gate=shared_gate(settings.max_concurrent_calls, settings.requests_per_window,
                          settings.tokens_per_window, settings.window_seconds),
         max_response_bytes=settings.max_response_bytes,
+        hedge_after=settings.hedge_after, hedge_max_fraction=settings.hedge_max_fraction,
     )
 
 

@@ -29,6 +29,14 @@ from urllib3.exceptions import TimeoutError as Urllib3Timeout
 from tinytroupe import redaction
 from tinytroupe.clients.cost import CostStats
 from tinytroupe.clients.errors import LLMError, LLMRequestError, LLMTimeoutError
+from tinytroupe.clients.hedging import (
+    Abort,
+    HedgedCall,
+    HedgeLost,
+    HedgePolicy,
+    abortable_pool,
+    exchange_abort,
+)
 from tinytroupe.clients.limits import ProviderGate, shared_gate
 from tinytroupe.clients.usage import usage
 from tinytroupe.sanitize import clean_text, utf8
@@ -84,6 +92,8 @@ class OpenAICompatibleClient(CostStats):
         gate: ProviderGate | None = None,
         pool_size: int = 1024,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        hedge_after: float | str | None = None,
+        hedge_max_fraction: float = 0.1,
     ) -> None:
         self.url = _shown(url)  # for messages: no credentials, no query string
         self.model = model
@@ -99,8 +109,10 @@ class OpenAICompatibleClient(CostStats):
         self._headers["api-key" if azure else "Authorization"] = (
             api_key if azure else f"Bearer {api_key}"
         )
+        self.hedging = (HedgePolicy(hedge_after, hedge_max_fraction)
+                        if hedge_after is not None else None)
         # One pool for the one host: skips PoolManager's per-request URL parsing and lookup.
-        self._pool = urllib3.connection_from_url(url, maxsize=pool_size, block=False)
+        self._pool = abortable_pool(url, pool_size)
         self._path = urllib3.util.parse_url(url).request_uri
         self._timeout = urllib3.Timeout(connect=min(timeout, 10.0), read=timeout)
         # A Retry-After is honoured up to this many seconds (a provider asking for a day
@@ -133,7 +145,8 @@ class OpenAICompatibleClient(CostStats):
             body["user"] = user
         payload = utf8(_with_format(json.dumps(body, ensure_ascii=False), response_format))
         estimate = len(payload) // 4 + int(self._expected_completion_tokens)
-        return self._send(self._attempt, payload, estimate, user, user=user, what="request")
+        attempt = self._attempt if self.hedging is None else self._hedged_attempt
+        return self._send(attempt, payload, estimate, user, user=user, what="request")
 
     def _send(self, attempt: Any, *args: Any, user: str | None, what: str) -> Any:
         """Run `attempt(*args)` under the retry policy; any failure becomes a keyless `LLMError`.
@@ -158,12 +171,25 @@ class OpenAICompatibleClient(CostStats):
         # is neither the cause nor the context of what the caller sees
         raise error
 
-    def _attempt(self, payload: bytes, estimate: int, user: str | None) -> Completion:
+    def _hedged_attempt(self, payload: bytes, estimate: int, user: str | None) -> Completion:
+        """One attempt, sent a second time if it is slow (`tinytroupe.clients.hedging`)."""
+        assert self.hedging is not None
+        return HedgedCall(self.hedging, lambda abort, on_sent: self._attempt(
+            payload, estimate, user, abort, on_sent), user).run()
+
+    def _attempt(self, payload: bytes, estimate: int, user: str | None,
+                 abort: Abort | None = None, on_sent: Any = None) -> Completion:
         counts: dict[str, float] = {"requests": 1}  # one usage update per attempt (a lock)
         try:
             with self.gate.slot(estimate) as slot:
                 counts["throttled_seconds"] = slot.waited
-                status, retry_after, body = self._exchange(payload, slot, counts)
+                if on_sent is not None:
+                    on_sent()
+                try:
+                    status, retry_after, body = self._exchange(payload, slot, counts, abort)
+                except HedgeLost as lost:
+                    counts["requests"] = int(lost.sent)
+                    raise
                 completion = _completion_from(status, retry_after, body, self.url,
                                               len(payload) // 4)
                 slot.used_tokens(completion.prompt_tokens + completion.completion_tokens)
@@ -175,13 +201,13 @@ class OpenAICompatibleClient(CostStats):
             completion.completion_tokens - self._expected_completion_tokens)
         return completion
 
-    def _exchange(self, payload: bytes, slot: Any,
-                  counts: dict[str, float]) -> tuple[int, str | None, bytes]:
+    def _exchange(self, payload: bytes, slot: Any, counts: dict[str, float],
+                  abort: Abort | None = None) -> tuple[int, str | None, bytes]:
         """One POST inside a gate `slot`, its answer returned with the key scrubbed from it.
 
         A 429 is reported to the gate (which pauses for Retry-After) and counted.
         """
-        status, retry_after, body = self._post(payload)
+        status, retry_after, body = self._post(payload, abort)
         if status == 429:
             slot.rate_limited = True
             slot.used_tokens(0)  # rejected: the provider counted nothing
@@ -193,8 +219,26 @@ class OpenAICompatibleClient(CostStats):
             body = body.replace(self._secret.encode(), b"[redacted]")
         return status, retry_after, body
 
-    def _post(self, payload: bytes) -> tuple[int, str | None, bytes]:
-        """One HTTP exchange, bounded as a whole by `timeout` (not only per socket read)."""
+    def _post(self, payload: bytes, abort: Abort | None = None
+              ) -> tuple[int, str | None, bytes]:
+        """One HTTP exchange, bounded as a whole by `timeout` (not only per socket read).
+
+        With an `abort`, the exchange raises `HedgeLost` if another thread cut it short.
+        """
+        if abort is None:
+            return self._post_once(payload)
+        try:
+            with exchange_abort(abort):
+                answer = self._post_once(payload)
+        except LLMError:
+            if abort.aborted:
+                raise HedgeLost() from None
+            raise
+        if not abort.detach():
+            raise HedgeLost()
+        return answer
+
+    def _post_once(self, payload: bytes) -> tuple[int, str | None, bytes]:
         deadline = time.monotonic() + self.timeout
         timed_out = _Retryable(f"request to {self.url} timed out after {self.timeout} s",
                                timed_out=True)

@@ -24,6 +24,8 @@ class UsageSnapshot:
     throttled_seconds: float = 0.0  # waited for client-side limits before sending
     cache_hits: int = 0  # answers served by the response cache (no request)
     cache_misses: int = 0
+    hedged: int = 0  # second copies sent of slow calls (tinytroupe.clients.hedging)
+    hedge_won: int = 0  # calls whose second copy answered first
 
     def minus(self, earlier: UsageSnapshot) -> UsageSnapshot:
         """What happened between `earlier` and this snapshot."""

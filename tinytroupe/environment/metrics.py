@@ -148,6 +148,8 @@ class ParallelMetrics:
                 "llm_rate_limited": self._llm.rate_limited,
                 "llm_failures": self._llm.failures,
                 "llm_throttled_seconds": self._llm.throttled_seconds,
+                "llm_hedged": self._llm.hedged,
+                "llm_hedge_won": self._llm.hedge_won,
                 "cache_hits": self._llm.cache_hits,
                 "cache_misses": self._llm.cache_misses,
                 "prompt_tokens": self._llm.prompt_tokens,
