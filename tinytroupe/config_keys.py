@@ -171,6 +171,7 @@ VALIDATORS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "PARALLEL_AGENT_ACTIONS": (_bool, "True or False"),
     "MAX_WORKERS": (_optional(_workers), "None, ALL or an integer >= 1"),
     "PARALLEL_EXECUTION_TIMEOUT": _SECONDS,
+    "STEP_SCHEDULE": (_choice("barrier", "dependency"), "barrier or dependency"),
     "COLLECT_PARALLEL_METRICS": (_bool, "True or False"),
     "ON_AGENT_ERROR": (_choice("continue", "raise"), "continue or raise"),
     "RANDOM_SEED": (_optional(_int()), "None or an integer"),

@@ -185,19 +185,24 @@ class BaseWorld(TimeUnits):
     # --- running --------------------------------------------------------------------
 
     @config_defaults(parallelize="parallel_agent_actions", checkpoint_every="checkpoint_every",
-                     checkpoint_path="checkpoint_path")
+                     checkpoint_path="checkpoint_path", schedule="step_schedule")
     def run(self, steps: int, timedelta_per_step: timedelta | None = None,
             return_actions: bool = False, randomize_agents_order: bool = True,
             parallelize: bool | None = None, checkpoint_every: int | None = None,
-            checkpoint_path: str | Path | None = None) -> list[dict[str, list[dict]]] | None:
+            checkpoint_path: str | Path | None = None, schedule: str | None = None
+            ) -> list[dict[str, list[dict]]] | None:
         """Run `steps` steps; with `return_actions`, return each step's actions by agent.
 
         `parallelize=None` takes ``PARALLEL_AGENT_ACTIONS`` from the configuration. With
         `checkpoint_every=K`, the complete state is written atomically to
-        `checkpoint_path` every K steps and at the end (see `resume`).
+        `checkpoint_path` every K steps and at the end (see `resume`). `schedule`
+        (``STEP_SCHEDULE``) is how parallel steps follow each other: ``barrier`` or
+        ``dependency`` (a `TinyWorld` feature; see docs/parallel-execution.md).
         """
         if steps < 0:
             raise ValueError(f"steps must be >= 0, got {steps}")
+        if schedule not in ("barrier", "dependency"):
+            raise ValueError(f"schedule must be 'barrier' or 'dependency', got {schedule!r}")
         if checkpoint_every is not None and checkpoint_path is None:
             raise ValueError("run(checkpoint_every=...) needs checkpoint_path= (or "
                              "CHECKPOINT_PATH in config.ini)")
@@ -207,14 +212,14 @@ class BaseWorld(TimeUnits):
         try:
             return self._run(steps, timedelta_per_step, return_actions,
                              randomize_agents_order, parallelize, checkpoint_every,
-                             checkpoint_path)
+                             checkpoint_path, schedule)
         finally:
             self._running.release()
 
     def _run(self, steps: int, timedelta_per_step: timedelta | None, return_actions: bool,
              randomize_agents_order: bool, parallelize: bool | None,
-             checkpoint_every: int | None, checkpoint_path: str | Path | None
-             ) -> list[dict[str, list[dict]]] | None:
+             checkpoint_every: int | None, checkpoint_path: str | Path | None,
+             schedule: str = "barrier") -> list[dict[str, list[dict]]] | None:
         results = []
         stops = self._stops
         with self._progress(steps) as advance:

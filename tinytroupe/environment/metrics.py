@@ -43,6 +43,9 @@ class StepRecord:
     timeouts: int
     skipped_busy: int
     cancelled: int = 0  # turns dropped because the world was closed mid-step
+    idle_wait_seconds: float | None = None  # mean wait of an agent for the others
+    steps_ahead: int = 0
+    talks_dropped: int = 0
 
 
 class ParallelMetrics:
@@ -64,6 +67,11 @@ class ParallelMetrics:
             self._skipped_busy = 0
             self._cancelled = 0
             self._agent_turns = 0
+            self._idle_last: float | None = None
+            self._idle_sum = 0.0
+            self._idle_count = 0
+            self._steps_ahead_max = 0
+            self._talks_dropped = 0
             self._llm = UsageSnapshot()
             self._cost: float | None = None
             self._step_usage: deque[dict[str, Any]] = deque(maxlen=_STEPS_KEPT)
@@ -83,6 +91,12 @@ class ParallelMetrics:
             self._skipped_busy += step.skipped_busy
             self._cancelled += step.cancelled
             self._agent_turns += step.agents_completed
+            self._steps_ahead_max = max(self._steps_ahead_max, step.steps_ahead)
+            self._talks_dropped += step.talks_dropped
+            if step.idle_wait_seconds is not None:
+                self._idle_last = step.idle_wait_seconds
+                self._idle_sum += step.idle_wait_seconds
+                self._idle_count += 1
             if step.wall_seconds is None:
                 return
             self._last_wall = step.wall_seconds
@@ -143,6 +157,12 @@ class ParallelMetrics:
                     "p95": _p95(walls),
                     "max": self._wall_max if self._wall_count else None,
                 },
+                "idle_wait_seconds": {
+                    "last": self._idle_last,
+                    "mean": self._idle_sum / self._idle_count if self._idle_count else None,
+                },
+                "max_steps_ahead": self._steps_ahead_max,
+                "talks_dropped_not_contact": self._talks_dropped,
                 "llm_calls": self._llm.requests,
                 "llm_retries": self._llm.retries,
                 "llm_rate_limited": self._llm.rate_limited,
@@ -190,11 +210,16 @@ class Accounting:
                            self.name, key, outcome.timeout)
             self.failures.append(AgentFailure.of(
                 step, key, "StepTimeout", f"did not finish within {outcome.timeout} s"))
+        idle = outcome.idle_wait_seconds
+        if idle is None and outcome.wall_seconds is not None and outcome.results \
+                and outcome.agent_seconds:  # a barrier: everyone waits for the slowest
+            idle = max(0.0, outcome.wall_seconds - outcome.agent_seconds / len(outcome.results))
         self.metrics.record_parallel_step(StepRecord(
             wall_seconds=outcome.wall_seconds, agent_seconds=outcome.agent_seconds,
             agents_completed=len(outcome.results), errors=len(outcome.failures),
             timeouts=len(outcome.timed_out), skipped_busy=len(outcome.skipped_busy),
-            cancelled=len(outcome.cancelled)))
+            cancelled=len(outcome.cancelled), idle_wait_seconds=idle,
+            steps_ahead=outcome.steps_ahead, talks_dropped=outcome.talks_dropped))
 
     def record_failure(self, failure: AgentFailure) -> None:
         """Keep a failure that happened outside a batch (a factory's plan, say)."""

@@ -60,3 +60,7 @@ class BatchOutcome:
     agent_seconds: float = 0.0  # the tasks' own seconds, summed (0 when timing is off)
     wall_seconds: float | None = None  # the batch's wall time (None when timing is off)
     timeout: float = 0.0  # the step timeout the batch ran under
+    # Mean seconds an agent sat idle waiting for others (None: estimated by Accounting)
+    idle_wait_seconds: float | None = None
+    steps_ahead: int = 0  # dependency-driven steps: how far the furthest agent ran ahead
+    talks_dropped: int = 0  # dependency-driven steps: TALKs to non-contacts

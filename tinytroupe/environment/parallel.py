@@ -188,6 +188,32 @@ class ParallelRunner:
         outcome.agent_seconds = sum(t.seconds for t in ready.values())
         return outcome
 
+    @property
+    def closings(self) -> int:
+        """How many times `close` was called: a caller that saw it change stops waiting."""
+        return self._closings
+
+    def submit(self, key: str, task: Task, tasks: int) -> Future:
+        """Submit one task of a stream of about `tasks` concurrent ones (no batch deadline).
+
+        For callers that schedule tasks one by one (dependency-driven steps): the
+        caller keeps each task's deadline and calls `give_up` on a late one. The
+        executor is chosen as for a batch of `tasks`, and is not replaced while a
+        stream uses it. Raises RuntimeError if the runner was closed meanwhile.
+        """
+        pool = self._pool
+        if pool is None or pool.max_workers < resolve_max_workers(
+                config_manager.get("max_workers"), tasks):
+            pool = self._executor_for(tasks)
+        return pool.submit(task)
+
+    def give_up(self, key: str, future: Future, task: Task) -> bool:
+        """Stop waiting for one submitted task (see `run`): True if it was given up.
+
+        A running task is abandoned and `key` is busy until its thread ends.
+        """
+        return self._give_up(key, future, task)
+
     def _executor_for(self, tasks: int) -> WorkerPool:
         """The executor for a batch of `tasks`.
 

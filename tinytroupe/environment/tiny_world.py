@@ -14,6 +14,7 @@ import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -23,6 +24,7 @@ from tinytroupe.clients import cost
 from tinytroupe.clients.usage import UsageSnapshot, estimated_cost, usage
 from tinytroupe.config import config_manager
 from tinytroupe.environment.base_world import BaseWorld
+from tinytroupe.environment.dependency_steps import DependencySchedule, StepReport
 from tinytroupe.environment.metrics import Accounting
 from tinytroupe.environment.outcome import ParallelStepError
 from tinytroupe.environment.thread_backend import ThreadBackend
@@ -111,6 +113,102 @@ class TinyWorld(BaseWorld):
         if outcome.failures and config_manager.get("on_agent_error") == "raise":
             raise ParallelStepError(outcome.failures)
         return outcome.results
+
+    # --- dependency-driven steps ----------------------------------------------------
+
+    def _run(self, steps: int, timedelta_per_step: timedelta | None, return_actions: bool,
+             randomize_agents_order: bool, parallelize: bool | None,
+             checkpoint_every: int | None, checkpoint_path: str | Path | None,
+             schedule: str = "barrier") -> list[dict[str, list[dict]]] | None:
+        if not (parallelize and schedule == "dependency"):
+            return super()._run(steps, timedelta_per_step, return_actions,
+                                randomize_agents_order, parallelize, checkpoint_every,
+                                checkpoint_path)
+        if self.interventions or self.backend != "threads":
+            logger.warning("%s: %s, so every step is a barrier step", self.name,
+                           "interventions run between steps" if self.interventions
+                           else "dependency-driven steps run on the threads backend only")
+            return super()._run(steps, timedelta_per_step, return_actions,
+                                randomize_agents_order, parallelize, checkpoint_every,
+                                checkpoint_path)
+        results: list[dict[str, list[dict]]] = []
+        stops, end = self._stops, self.steps_done + steps
+        with self._progress(steps) as advance:
+            while self.steps_done < end and self._stops == stops:
+                window = end - self.steps_done  # a window ends at a global barrier:
+                if checkpoint_every:  # the run's end, or a checkpoint
+                    window = min(window, checkpoint_every - self.steps_done % checkpoint_every)
+                steps_results = self._dependency_window(window, timedelta_per_step,
+                                                        randomize_agents_order, stops, advance)
+                if return_actions:
+                    results.extend({name: self.name_to_agent[name].action_contents(taken)
+                                    for name, taken in step.items()} for step in steps_results)
+                if checkpoint_every:
+                    self.save_checkpoint(checkpoint_path)
+        return results if return_actions else None
+
+    def _dependency_window(self, steps: int, delta: timedelta | None, randomize: bool,
+                           stops: int, advance: Any) -> list[dict[str, list[dict]]]:
+        """Run `steps` steps as one `DependencySchedule` window; each step's actions."""
+        first = self.steps_done + 1
+        self._before_step()
+        start = self.current_datetime
+        names = [agent.name for agent in self.agents]
+        last = first + steps - 1
+        failures: list[Any] = []
+        results: list[dict[str, list[dict]]] = []
+        deferred_applied = False
+
+        def apply_deferred() -> None:  # REACH_OUTs wait for the window's global barrier
+            nonlocal deferred_applied
+            if not deferred_applied:
+                deferred_applied = True
+                for _, _, source, action in sorted(schedule.deferred, key=lambda d: d[:2]):
+                    self._handle_actions(self.name_to_agent[source], [action])
+
+        def clock(step: int) -> Any:
+            return start + (step - first + 1) * delta if delta is not None else start
+
+        def order_of(step: int) -> list[str]:
+            order = list(names)
+            if randomize:
+                self._random.shuffle(order)
+            return order
+
+        def start_turn(agent: Any, step: int) -> None:
+            agent._set_datetime(clock(step))
+
+        def finish_step(report: StepReport) -> None:
+            self.current_datetime = clock(report.step)
+            for talk in report.talks:
+                self._record("TALK", self.name_to_agent[talk.source], talk.target, talk.content)
+            if report.step == last:
+                apply_deferred()
+            self._accounting.account(report.outcome, report.step)
+            self._end_step()
+            results.append(report.outcome.results)
+            failures.extend(report.outcome.failures)
+            advance()
+
+        raising = config_manager.get("on_agent_error") == "raise"
+        schedule = DependencySchedule(
+            dict(self.name_to_agent), {a.name: [c.name for c in a.accessible_agents]
+                                       for a in self.agents},
+            self._agents.runner, first, last,
+            config_manager.get("parallel_execution_timeout"), order_of, start_turn,
+            finish_step, stopping=lambda: self._stops != stops or (raising and bool(failures)))
+        before = usage.snapshot()
+        try:
+            schedule.run()
+        finally:
+            apply_deferred()  # an early end: nothing done is lost
+            used = usage.snapshot().minus(before)  # steps overlap: usage is per window
+            self._accounting.metrics.record_step_usage(self.steps_done, True, used,
+                                                       estimated_cost(used))
+            self._rewind_clock(self.current_datetime)  # every agent at the world's time
+        if failures and raising:
+            raise ParallelStepError(failures)
+        return results
 
     def _step_sequentially(self, timedelta_per_step: timedelta | None = None,
                            randomize_agents_order: bool = True) -> dict[str, list[dict]]:
