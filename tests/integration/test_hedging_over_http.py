@@ -18,7 +18,7 @@ from tinytroupe import config_manager
 from tinytroupe.agent import TinyPerson
 from tinytroupe.agent.prompts import act_messages, system_message
 from tinytroupe.clients import usage
-from tinytroupe.clients.hedging import HedgePolicy
+from tinytroupe.clients.hedging import MIN_SAMPLES, HedgePolicy
 from tinytroupe.clients.limits import ProviderGate
 from tinytroupe.clients.openai_client import OpenAICompatibleClient
 from tinytroupe.environment import TinyWorld
@@ -145,10 +145,10 @@ def test_the_budget_caps_copies_at_the_fraction_of_calls() -> None:
 
 def test_a_quantile_threshold_follows_recent_latencies() -> None:
     policy = HedgePolicy("p90")
-    for i in range(19):
+    for i in range(MIN_SAMPLES - 1):
         policy.record((i + 1) / 100)
     assert policy.delay() is None  # too few answers to trust a quantile
-    for i in range(19, 100):
+    for i in range(MIN_SAMPLES - 1, 100):
         policy.record((i + 1) / 100)
     assert policy.delay() == pytest.approx(0.9, abs=0.02)
     with pytest.raises(ValueError, match="quantile"):

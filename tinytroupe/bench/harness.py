@@ -79,10 +79,12 @@ def fresh_simulation() -> None:
 
 
 def make_world(agents: int, name: str = "bench", memory_size: int | None = None,
-               neighbours: int | None = None, **world_kwargs: Any) -> TinyWorld:
+               neighbours: int | None = None, around: int | None = None,
+               **world_kwargs: Any) -> TinyWorld:
     """A world of `agents` plain personas who can all talk to each other.
 
-    Or, with `neighbours`, each to that many agents next to it in a ring.
+    Or, with `neighbours`, each to that many agents after it on a ring; with `around`,
+    to that many on either side (a symmetric ring: whoever talks to you is a contact).
     """
     fresh_simulation()
     people = []
@@ -90,12 +92,13 @@ def make_world(agents: int, name: str = "bench", memory_size: int | None = None,
         person = TinyPerson(f"Agent{i}", episodic_memory=EpisodicMemory(max_size=memory_size))
         person.define("occupation", {"title": ("teacher", "nurse", "engineer")[i % 3]})
         people.append(person)
-    if neighbours is not None:
+    offsets = (range(1, neighbours + 1) if neighbours is not None else
+               [k for k in range(-around, around + 1) if k] if around is not None else None)
+    if offsets is not None:
         for i, person in enumerate(people):
-            person.make_agents_accessible([people[(i + k) % agents]
-                                           for k in range(1, neighbours + 1)])
+            person.make_agents_accessible([people[(i + k) % agents] for k in offsets])
     world = TinyWorld(name, people, seed=1, **world_kwargs)
-    if neighbours is None:
+    if offsets is None:
         world.make_everyone_accessible()
     world.broadcast("What do you think of the city's new bike lanes?")
     return world

@@ -1,4 +1,4 @@
-"""The twelve scenarios of the suite. Each returns a `Result`: rows measured, and targets.
+"""The scenarios of the suite. Each returns a `Result`: rows measured, and targets.
 
 Ideal parallel step time = (LLM calls per agent turn) x latency, when MAX_WORKERS >=
 agents; every agent turn here makes one call. Efficiency = ideal / measured.
@@ -461,3 +461,12 @@ SCENARIOS = {"speedup": speedup_curve, "worker_cap": worker_cap, "overhead": ove
              "provider_limit": provider_limit, "factory": factory, "extraction": extraction,
              "quality_checks": quality_checks, "defaults": defaults,
              "ray_backend": ray_backend}
+
+
+def _tail(quick: bool) -> Result:
+    from tinytroupe.bench.tail import tail  # imports this module
+
+    return tail(quick)
+
+
+SCENARIOS["tail"] = _tail

@@ -37,7 +37,7 @@ from tinytroupe.clients.usage import usage
 T = TypeVar("T")
 
 #: Calls answered before a quantile threshold is trusted (until then: no hedging).
-MIN_SAMPLES = 20
+MIN_SAMPLES = 50
 #: Recent call latencies a quantile is computed from.
 SAMPLES_KEPT = 1000
 #: The quantile is recomputed after this many new samples (not on every call).
