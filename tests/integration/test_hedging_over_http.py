@@ -18,7 +18,7 @@ from tinytroupe import config_manager
 from tinytroupe.agent import TinyPerson
 from tinytroupe.agent.prompts import act_messages, system_message
 from tinytroupe.clients import usage
-from tinytroupe.clients.hedging import MIN_SAMPLES, HedgePolicy
+from tinytroupe.clients.hedging import MIN_SAMPLES, MIN_TAIL_RATIO, HedgePolicy
 from tinytroupe.clients.limits import ProviderGate
 from tinytroupe.clients.openai_client import OpenAICompatibleClient
 from tinytroupe.environment import TinyWorld
@@ -153,6 +153,13 @@ def test_a_quantile_threshold_follows_recent_latencies() -> None:
     assert policy.delay() == pytest.approx(0.9, abs=0.02)
     with pytest.raises(ValueError, match="quantile"):
         HedgePolicy("p100")
+
+
+def test_a_quantile_threshold_ignores_noise_around_the_median() -> None:
+    policy = HedgePolicy("p90")
+    for i in range(200):  # 1.00 to 1.02 s: no call is really stuck
+        policy.record(1.0 + (i % 20) / 1000)
+    assert policy.delay() == pytest.approx(MIN_TAIL_RATIO * 1.01, abs=0.01)
 
 
 def test_a_hedged_world_has_the_same_transcript_and_counts_hedges(

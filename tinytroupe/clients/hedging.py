@@ -42,6 +42,10 @@ MIN_SAMPLES = 50
 SAMPLES_KEPT = 1000
 #: The quantile is recomputed after this many new samples (not on every call).
 _REFRESH_EVERY = 16
+#: A quantile threshold is never below this multiple of the median: a call only a
+#: little slower than the typical one will answer before a copy could (a copy needs
+#: about the median itself), so copies go to calls that are really stuck.
+MIN_TAIL_RATIO = 1.25
 
 
 class HedgeLost(Exception):
@@ -96,7 +100,8 @@ class HedgePolicy:
     """When to hedge and how often: ``HEDGE_AFTER`` and ``HEDGE_MAX_FRACTION`` (module doc).
 
     `after` is seconds, or ``"pNN"`` (a quantile of this endpoint's recent latencies,
-    e.g. ``p90``; no hedging until `MIN_SAMPLES` calls were answered).
+    e.g. ``p90``, but at least `MIN_TAIL_RATIO` times their median; no hedging until
+    `MIN_SAMPLES` calls were answered).
     """
 
     def __init__(self, after: float | str, max_fraction: float = 0.1) -> None:
@@ -128,7 +133,8 @@ class HedgePolicy:
             if len(self._latencies) >= MIN_SAMPLES and (
                     self._threshold is None or self._fresh >= _REFRESH_EVERY):
                 cuts = statistics.quantiles(self._latencies, n=1000, method="inclusive")
-                self._threshold = cuts[min(998, max(0, round(self.quantile * 1000) - 1))]
+                wanted = cuts[min(998, max(0, round(self.quantile * 1000) - 1))]
+                self._threshold = max(wanted, MIN_TAIL_RATIO * cuts[499])
                 self._fresh = 0
 
     def note_call(self) -> None:
@@ -208,7 +214,7 @@ class HedgedCall:
 
     def _disarm(self) -> None:
         if self._timer is not None:
-            self._timer.cancelled = True
+            self._timer.cancel()
 
     def _launch(self) -> None:  # on the scheduler thread: quick
         with self._lock:
@@ -290,8 +296,12 @@ def exchange_abort(abort: Abort | None) -> Any:
 class _Timer:
     __slots__ = ("cancelled", "fn", "when")
 
-    def __init__(self, when: float, fn: Callable[[], None]) -> None:
+    def __init__(self, when: float, fn: Callable[[], None] | None) -> None:
         self.when, self.fn, self.cancelled = when, fn, False
+
+    def cancel(self) -> None:
+        """Skip it when due; drop the callback now (it holds the call and its payload)."""
+        self.cancelled, self.fn = True, None
 
 
 class _Scheduler:
@@ -319,9 +329,10 @@ class _Scheduler:
                     self._changed.wait(self._heap[0][0] - time.monotonic()
                                        if self._heap else None)
                 _, _, timer = heapq.heappop(self._heap)
-            if not timer.cancelled:
+            fn = timer.fn
+            if fn is not None and not timer.cancelled:
                 try:
-                    timer.fn()
+                    fn()
                 except Exception:  # a failing callback must not stop every later hedge
                     import logging
 

@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import math
 import signal
 import sys
@@ -63,6 +64,18 @@ COMPLETION_PATHS = (
     "/chat/completions",
     "/openai/deployments/{deployment}/chat/completions",
 )
+
+
+def _not_a_client_disconnect(record: logging.LogRecord) -> bool:
+    """Drop aiohttp's error record for a client that closed its connection mid-request.
+
+    Clients do that on purpose (a hedged request's losing copy, a timed-out call).
+    """
+    error = record.exc_info[1] if record.exc_info else None
+    return not isinstance(error, ConnectionResetError)
+
+
+logging.getLogger("aiohttp.server").addFilter(_not_a_client_disconnect)
 
 
 class FakeLLMApp:
