@@ -76,14 +76,17 @@ def test_the_transcript_equals_barrier_mode(latency_server: FakeLLMServer, reach
         config_manager.set("random_seed", 7)
         names = [f"Agent{i}" for i in range(12)]
         with run_world(schedule, ring(names, reach), 4, return_actions=True)[0] as world:
-            transcripts.append(list(world.transcript))
+            world.broadcast("The market opens an hour early tomorrow.")  # a global barrier
             returned.append(world.run(1, parallelize=True, schedule=schedule,
                                       return_actions=True))
+            transcripts.append(list(world.transcript))
             metrics = world.get_parallel_metrics()
         assert metrics["total_parallel_steps"] == 5 and metrics["parallel_errors"] == 0
     assert transcripts[0] == transcripts[1]
     assert len(transcripts[0]) >= 12  # the agents did talk
     assert returned[0] == returned[1]
+    answered = {e["source"] for e in transcripts[1] if e["step"] == 5 and e["type"] == "TALK"}
+    assert len(answered) == 12  # everyone heard the broadcast before its next turn
 
 
 def test_a_fully_connected_world_gives_the_same_transcript(latency_server: FakeLLMServer
