@@ -456,17 +456,15 @@ def ray_backend(quick: bool) -> Result:
     return result
 
 
-SCENARIOS = {"speedup": speedup_curve, "worker_cap": worker_cap, "overhead": overhead,
-             "scale": scale, "metrics_overhead": metrics_overhead, "timeout": timeout,
-             "provider_limit": provider_limit, "factory": factory, "extraction": extraction,
-             "quality_checks": quality_checks, "defaults": defaults,
-             "ray_backend": ray_backend}
-
-
 def _tail(quick: bool) -> Result:
-    from tinytroupe.bench.tail import tail  # imports this module
+    """13. Heavy-tailed latencies: hedging and dependency-driven steps (`bench.tail`)."""
+    from tinytroupe.bench.tail import tail  # it imports this module
 
     return tail(quick)
 
 
-SCENARIOS["tail"] = _tail
+SCENARIOS = {"speedup": speedup_curve, "worker_cap": worker_cap, "overhead": overhead,
+             "scale": scale, "metrics_overhead": metrics_overhead, "timeout": timeout,
+             "provider_limit": provider_limit, "factory": factory, "extraction": extraction,
+             "quality_checks": quality_checks, "defaults": defaults, "tail": _tail,
+             "ray_backend": ray_backend}
