@@ -66,6 +66,31 @@ def to_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+#: JSON of one contact, by name (no relation) or (name, relation): shared by every agent
+#: that has that contact.
+_contact_json: dict[Any, str] = {}
+
+
+def contacts_json(names: list[str], relations: dict[str, str]) -> str:
+    """``to_json([{"name": n, "relation": relations.get(n, "")}, ...])``, the same text.
+
+    Built from per-contact pieces kept process-wide: in a world of N agents who all know
+    each other, each agent's first prompt would otherwise encode N contacts from
+    scratch, N x N work in the first step.
+    """
+    pieces = []
+    for name in names:
+        relation = relations.get(name, "") if relations else ""
+        key: Any = (name, relation) if relation else name
+        piece = _contact_json.get(key)
+        if piece is None:
+            if len(_contact_json) > 200_000:  # bounded: a cache, not a registry
+                _contact_json.clear()
+            piece = _contact_json[key] = to_json({"name": name, "relation": relation})
+        pieces.append(piece)
+    return f"[{', '.join(pieces)}]"
+
+
 def episode_message(episode: dict[str, Any]) -> dict[str, str]:
     """One remembered episode (as stored in `EpisodicMemory`) as a chat message."""
     content = episode["content"]

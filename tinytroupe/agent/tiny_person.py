@@ -347,10 +347,9 @@ class TinyPerson(PersonaDefinition, Contacts, Inspection):
         """
         key = (self._prompt_version, id(self.accessible_agents), len(self.accessible_agents))
         if self._prompt_cache is None or self._prompt_cache[0] != key:
-            accessible = [{"name": a.name, "relation": self._relations.get(a.name, "")}
-                          for a in self.accessible_agents]
+            names = [agent.name for agent in self.accessible_agents]
             self._prompt_cache = (key, prompts.to_json(self._persona),
-                                  prompts.to_json(accessible))
+                                  prompts.contacts_json(names, self._relations))
         return self._prompt_cache[1], self._prompt_cache[2]
 
     def _action_episode(self, action: dict[str, str]) -> dict[str, Any]:
