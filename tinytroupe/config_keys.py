@@ -159,6 +159,7 @@ VALIDATORS: dict[str, tuple[Callable[[Any], Any], str]] = {
     "CACHE_API_CALLS": (_bool, "True or False"),
     "CACHE_FILE_NAME": (_file_path, "a file path (not a folder)"),
     "MAX_RESPONSE_BYTES": (_int(1024), "an integer >= 1024"),
+    "HTTP_TRANSPORT": (_choice("auto", "curl", "urllib3"), "auto, curl or urllib3"),
     "HEDGE_AFTER": (_optional(_hedge_after),
                     "None, a number of seconds > 0, or a quantile such as p90"),
     "HEDGE_MAX_FRACTION": (_float(0.0, 1.0), "a number from 0 to 1"),

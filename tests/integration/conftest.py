@@ -26,3 +26,12 @@ def ray_runtime() -> Iterator[None]:
         os.environ.pop("OPENAI_API_KEY", None)
     else:
         os.environ["OPENAI_API_KEY"] = previous
+
+
+@pytest.fixture(params=["curl", "urllib3"])
+def each_transport(request: pytest.FixtureRequest) -> str:
+    """Run a test once per HTTP transport (the client's contract holds for both)."""
+    from tinytroupe import config_manager
+
+    config_manager.set("http_transport", request.param)
+    return request.param

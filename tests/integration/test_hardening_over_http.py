@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import urllib3
 
 from tinytroupe import cli, config_manager, control
 from tinytroupe.agent import TinyPerson
@@ -38,11 +37,13 @@ from tinytroupe.clients import (
 from tinytroupe.clients.errors import LLMOutputError
 from tinytroupe.clients.limits import ProviderGate
 from tinytroupe.clients.offline import agent_name
+from tinytroupe.clients.transport import CurlTransport, Urllib3Transport
 from tinytroupe.environment import ParallelStepError, TinyWorld
 from tinytroupe.testing import FakeLLMServer, FaultPlan
 from tinytroupe.testing.scripted import in_thread, join_all, pool_threads
 
-pytestmark = pytest.mark.integration
+#: Run against each transport (libcurl and urllib3): one contract, two implementations.
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("each_transport")]
 
 #: close() ends a step within ~0.25 s (the wait slice); asserted with slack.
 PROMPT = 2.0
@@ -148,7 +149,8 @@ def echoed_key(fake_llm: FakeLLMServer, use_server, monkeypatch) -> str:
     def refuse(self: Any, *args: Any, **kwargs: Any) -> Any:
         raise ValueError(f"Invalid header value b'Bearer {key}\\n'")
 
-    monkeypatch.setattr(urllib3.connectionpool.HTTPConnectionPool, "urlopen", refuse)
+    for transport in (CurlTransport, Urllib3Transport):
+        monkeypatch.setattr(transport, "_post", refuse)
     return key
 
 
@@ -348,7 +350,8 @@ def test_item8_negative_usage_neither_frees_the_token_limit_nor_makes_cost_negat
         gate = ProviderGate(tokens_per_window=100_000, window=60.0)
         client = OpenAICompatibleClient(
             url=f"{server.base_url}/chat/completions", api_key="sk-test-gate-0123",
-            model="fake-model", timeout=5.0, max_attempts=1, gate=gate)
+            model="fake-model", timeout=5.0, max_attempts=1, gate=gate,
+            transport=config_manager.get("http_transport"))
         client.complete(messages_for("Ann"), user="Ann")
         assert gate.tokens is not None
         assert 0 < gate.tokens._used <= 100_000  # counted, not credited back
@@ -451,7 +454,8 @@ def waits_after(status: int, retry_after: str) -> list[float]:
     with ScriptedEndpoint([(status, {"Retry-After": retry_after})]) as endpoint:
         client = OpenAICompatibleClient(url=endpoint.url, api_key="sk-test-retry-0123",
                                         model="fake-model", timeout=5.0, max_attempts=2,
-                                        retry_base_delay=1.0, retry_max_delay=1.0)
+                                        retry_base_delay=1.0, retry_max_delay=1.0,
+                                        transport=config_manager.get("http_transport"))
         waits: list[float] = []
         client._retrying.sleep = waits.append
         assert client.complete(messages_for("Ann"), user="Ann").content == CALM

@@ -34,7 +34,8 @@ from tinytroupe.clients.errors import LLMOutputError
 from tinytroupe.clients.offline import OfflineModel
 from tinytroupe.testing import FakeLLMServer, FaultPlan
 
-pytestmark = pytest.mark.integration
+#: Run against each transport (libcurl and urllib3): one contract, two implementations.
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("each_transport")]
 
 SECRET = "sk-test-SECRET-0123456789abcdef"
 
@@ -61,7 +62,7 @@ def direct_client(server: FakeLLMServer, **overrides: Any) -> OpenAICompatibleCl
     settings: dict[str, Any] = {
         "url": f"{server.base_url}/chat/completions", "api_key": "sk-test-not-a-real-key",
         "model": "fake-model", "timeout": 5.0, "max_attempts": 3, "retry_base_delay": 0.01,
-        "retry_max_delay": 0.05}
+        "retry_max_delay": 0.05, "transport": config_manager.get("http_transport")}
     settings.update(overrides)
     return OpenAICompatibleClient(**settings)
 

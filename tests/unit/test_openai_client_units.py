@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
 import tenacity
 
 from tinytroupe.clients.openai_client import OpenAICompatibleClient, _honour_retry_after, _shown
@@ -32,3 +33,29 @@ def test_retry_after_is_honoured_up_to_the_cap_and_backoff_is_used_without_it() 
     assert wait(state(greedy)) == 60.0
     assert wait(state(Exception())) == 0.123
     assert isinstance(tenacity.Retrying(wait=wait), tenacity.Retrying)
+
+
+def test_the_transport_is_chosen_by_setting_and_need() -> None:
+    from tinytroupe.clients import transport as transports
+
+    def made(kind: str, abortable: bool = False) -> str:
+        chosen = transports.make_transport(kind, "http://127.0.0.1:9/v1/chat/completions",
+                                           "http://127.0.0.1:9", {}, 5.0, 1024,
+                                           abortable=abortable)
+        chosen.close()
+        return chosen.name
+
+    assert made("auto") == "curl"  # pycurl is a dependency
+    assert made("auto", abortable=True) == "urllib3"  # hedged exchanges are cut short
+    assert made("curl", abortable=True) == "urllib3"
+    assert made("urllib3") == "urllib3"
+
+
+def test_curl_without_pycurl_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tinytroupe.clients import transport as transports
+
+    monkeypatch.setattr(transports, "curl_available", lambda: False)
+    with pytest.raises(ImportError, match="pycurl"):
+        transports.make_transport("curl", "http://127.0.0.1:9/x", "x", {}, 5.0, 1024)
+    fallback = transports.make_transport("auto", "http://127.0.0.1:9/x", "x", {}, 5.0, 1024)
+    assert fallback.name == "urllib3"

@@ -85,6 +85,7 @@ class EndpointSettings:
     max_response_bytes: int
     hedge_after: float | str | None = None
     hedge_max_fraction: float = 0.1
+    transport: str = "auto"
 
 
 _OFFLINE = "offline"
@@ -168,7 +169,7 @@ def _endpoint_settings() -> EndpointSettings | str:
         tokens_per_window=get("max_tokens_per_minute"),
         window_seconds=get("rate_limit_window_seconds"),
         max_response_bytes=get("max_response_bytes"), hedge_after=get("hedge_after"),
-        hedge_max_fraction=get("hedge_max_fraction"))
+        hedge_max_fraction=get("hedge_max_fraction"), transport=get("http_transport"))
 
 
 def _url_from_environment(variable: str) -> str | None:
@@ -208,6 +209,7 @@ def _build_endpoint(settings: EndpointSettings | str) -> ChatClient:
                          settings.tokens_per_window, settings.window_seconds),
         max_response_bytes=settings.max_response_bytes,
         hedge_after=settings.hedge_after, hedge_max_fraction=settings.hedge_max_fraction,
+        transport=settings.transport,
     )
 
 

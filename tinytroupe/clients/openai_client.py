@@ -1,8 +1,9 @@
 """A client for any OpenAI-compatible chat-completions endpoint.
 
-It speaks the wire format directly over one shared, thread-safe urllib3 connection
-pool: the request path is hot (a parallel step of 1,000 agents makes 1,000 requests
-from one process, under one GIL), and the typed SDK costs several times the CPU.
+It speaks the wire format directly through a transport (`tinytroupe.clients.transport`:
+libcurl handles, or a urllib3 pool): the request path is hot (a parallel step of 1,000
+agents makes 1,000 requests from one process, under one GIL), and the typed SDK costs
+several times the CPU.
 Retries (exponential backoff with jitter, honouring ``Retry-After`` up to a cap) are
 tenacity's; every attempt first passes the process-wide `ProviderGate`
 (`tinytroupe.clients.limits`: adaptive concurrency, Retry-After pauses, requests and
@@ -22,22 +23,13 @@ from typing import Any
 
 import tenacity
 import urllib3
-from urllib3.exceptions import HTTPError as Urllib3Error
-from urllib3.exceptions import NewConnectionError
-from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from tinytroupe import redaction
 from tinytroupe.clients.cost import CostStats
 from tinytroupe.clients.errors import LLMError, LLMRequestError, LLMTimeoutError
-from tinytroupe.clients.hedging import (
-    Abort,
-    HedgedCall,
-    HedgeLost,
-    HedgePolicy,
-    abortable_pool,
-    exchange_abort,
-)
+from tinytroupe.clients.hedging import Abort, HedgedCall, HedgeLost, HedgePolicy
 from tinytroupe.clients.limits import ProviderGate, shared_gate
+from tinytroupe.clients.transport import TransportError, make_transport
 from tinytroupe.clients.usage import usage
 from tinytroupe.sanitize import clean_text, utf8
 
@@ -94,6 +86,7 @@ class OpenAICompatibleClient(CostStats):
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         hedge_after: float | str | None = None,
         hedge_max_fraction: float = 0.1,
+        transport: str = "auto",
     ) -> None:
         self.url = _shown(url)  # for messages: no credentials, no query string
         self.model = model
@@ -111,10 +104,9 @@ class OpenAICompatibleClient(CostStats):
         )
         self.hedging = (HedgePolicy(hedge_after, hedge_max_fraction)
                         if hedge_after is not None else None)
-        # One pool for the one host: skips PoolManager's per-request URL parsing and lookup.
-        self._pool = abortable_pool(url, pool_size)
-        self._path = urllib3.util.parse_url(url).request_uri
-        self._timeout = urllib3.Timeout(connect=min(timeout, 10.0), read=timeout)
+        self.transport = make_transport(
+            transport, url, self.url, self._headers, timeout, max_response_bytes, pool_size,
+            abortable=self.hedging is not None)
         # A Retry-After is honoured up to this many seconds (a provider asking for a day
         # is capped, not obeyed blindly).
         self.retry_after_cap = max(retry_max_delay, 60.0)
@@ -221,58 +213,20 @@ class OpenAICompatibleClient(CostStats):
 
     def _post(self, payload: bytes, abort: Abort | None = None
               ) -> tuple[int, str | None, bytes]:
-        """One HTTP exchange, bounded as a whole by `timeout` (not only per socket read).
+        """One HTTP exchange on the transport, bounded as a whole by `timeout`.
 
         With an `abort`, the exchange raises `HedgeLost` if another thread cut it short.
         """
-        if abort is None:
-            return self._post_once(payload)
         try:
-            with exchange_abort(abort):
-                answer = self._post_once(payload)
-        except LLMError:
-            if abort.aborted:
-                raise HedgeLost() from None
-            raise
-        if not abort.detach():
-            raise HedgeLost()
-        return answer
-
-    def _post_once(self, payload: bytes) -> tuple[int, str | None, bytes]:
-        deadline = time.monotonic() + self.timeout
-        timed_out = _Retryable(f"request to {self.url} timed out after {self.timeout} s",
-                               timed_out=True)
-        try:
-            response = self._pool.urlopen(
-                "POST", self._path, body=payload, headers=self._headers, timeout=self._timeout,
-                retries=False, redirect=False, preload_content=False)
-            chunks, received = [], 0
-            # read1 returns whatever has arrived, so a body trickling in byte by byte is
-            # checked against the deadline at every byte, not every 64 KiB
-            while chunk := response.read1(65536):
-                chunks.append(chunk)
-                received += len(chunk)
-                if time.monotonic() > deadline:
-                    response.close()  # drop the socket: it may still be receiving
-                    raise timed_out
-                if received > self.max_response_bytes:
-                    response.close()
-                    raise LLMRequestError(
-                        f"{self.url} answered more than MAX_RESPONSE_BYTES "
-                        f"({self.max_response_bytes} bytes); the answer was dropped")
-            response.release_conn()
-        except NewConnectionError as exc:  # urllib3 files it under timeouts; it is not one
-            raise _Retryable(f"cannot connect to {self.url}: connection refused or "
-                             "unreachable") from exc
-        except Urllib3Timeout as exc:
-            raise timed_out from exc
-        except Urllib3Error as exc:
-            raise _Retryable(f"request to {self.url} failed: {type(exc).__name__}") from exc
-        return response.status, response.headers.get("Retry-After"), b"".join(chunks)
+            return self.transport.post(payload, abort)
+        except TransportError as exc:
+            if not exc.retryable:
+                raise LLMRequestError(str(exc)) from None
+            raise _Retryable(str(exc), timed_out=exc.timed_out) from exc
 
     def close(self) -> None:
-        """Close the HTTP connection pool; the client cannot send requests afterwards."""
-        self._pool.close()
+        """Close the HTTP connections; the client cannot send requests afterwards."""
+        self.transport.close()
 
 
 _encoded_formats: dict[int, tuple[dict[str, Any], str]] = {}
