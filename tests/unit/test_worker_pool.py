@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
+import time
 from concurrent.futures import wait
 
 import pytest
@@ -103,3 +104,34 @@ def test_exceptions_land_in_the_future() -> None:
 def test_a_pool_of_zero_workers_is_refused() -> None:
     with pytest.raises(ValueError, match="max_workers"):
         WorkerPool(0)
+
+
+def test_prestarted_workers_take_a_burst_without_starting_threads() -> None:
+    pool = WorkerPool(8, "prestart")
+    try:
+        assert pool.prestart(5) == 5 and pool.prestart(5) == 0  # already there
+        started = set(pool.threads())
+        release = threading.Event()
+        futures = [pool.submit(release.wait, 10) for _ in range(5)]
+        assert set(pool.threads()) == started  # the burst found its threads ready
+        release.set()
+        assert all(f.result(timeout=10) for f in futures)
+        assert pool.prestart(20) == 3  # never beyond max_workers
+    finally:
+        pool.shutdown(wait=True)
+
+
+def test_a_world_warms_up_before_its_first_step() -> None:
+    from tinytroupe.agent import TinyPerson
+    from tinytroupe.environment import TinyWorld
+
+    agents = [TinyPerson(f"Warm{i}") for i in range(12)]
+    with TinyWorld("warm", agents) as world:
+        world.make_everyone_accessible()
+        deadline = time.monotonic() + 10
+        while len(world.worker_threads()) < 12 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(world.worker_threads()) == 12  # started by the warm-up, no step yet
+        assert world.steps_done == 0
+        world.run(1, parallelize=True)
+        assert world.get_parallel_metrics()["agent_turns_completed"] == 12

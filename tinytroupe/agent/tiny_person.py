@@ -337,6 +337,11 @@ class TinyPerson(PersonaDefinition, Contacts, Inspection):
         episodes += [prompts.episode_message(self._action_episode(a)) for a in taken or ()]
         return prompts.act_messages(system, episode_messages=episodes)
 
+    def prepare_turn(self) -> None:
+        """Build now what the next turn's prompt needs (a world does it before its first step)."""
+        with self._lock:
+            self._prompt_parts()
+
     def _prompt_parts(self) -> tuple[str, str]:
         """Persona and contacts as JSON, re-serialised only when they changed.
 

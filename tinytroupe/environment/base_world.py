@@ -129,6 +129,7 @@ class BaseWorld(TimeUnits):
             self.name_to_agent[agent.name] = agent
             agent.environment = self
             agent._set_datetime(self.current_datetime)
+        self._agents.prepare(self.agents)
         return self
 
     def remove_agent(self, agent: TinyPerson) -> BaseWorld:
@@ -152,6 +153,7 @@ class BaseWorld(TimeUnits):
     def make_everyone_accessible(self) -> None:
         """Make every agent of the world able to reach every other one."""
         self._agents.everyone_accessible(self.agents)
+        self._agents.prepare(self.agents)
 
     def add_intervention(self, intervention: Any) -> BaseWorld:
         """Add an object with `check_precondition()` and `apply_effect()`, run each step."""

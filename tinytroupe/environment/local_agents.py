@@ -52,6 +52,9 @@ class LocalAgents:
         for agent in agents:
             agent.make_agents_accessible([a for a in agents if a is not agent])
 
+    def prepare(self, agents: list[Any]) -> None:
+        """Get ready for a first step of `agents` (nothing to do here)."""
+
     def may_act(self, name: str) -> bool:
         """Whether the agent `name` may take a turn now (local agents always may)."""
         return True

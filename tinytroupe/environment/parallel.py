@@ -113,6 +113,7 @@ class ParallelRunner:
     def __init__(self, name: str) -> None:
         self.name = name
         self._pool: WorkerPool | None = None
+        self._pool_lock = threading.Lock()  # a world's warm-up thread may prepare it
         self._replace_pool = False  # a batch gave up on a running task
         self._closings = 0  # close() calls so far: a batch in flight sees a change
         self._busy: dict[str, Future] = {}
@@ -153,7 +154,8 @@ class ParallelRunner:
             else:
                 outcome.skipped_busy.append(key)
         closings = self._closings  # before the pool: a close() from here on is seen
-        pool = self._executor_for(len(ready))
+        with self._pool_lock:
+            pool = self._executor_for(len(ready))
         start = time.perf_counter()
         futures: dict[str, Future] = {}
         for key, task in ready.items():
@@ -204,8 +206,18 @@ class ParallelRunner:
         pool = self._pool
         if pool is None or pool.max_workers < resolve_max_workers(
                 config_manager.get("max_workers"), tasks):
-            pool = self._executor_for(tasks)
+            with self._pool_lock:
+                pool = self._executor_for(tasks)
         return pool.submit(task)
+
+    def prepare(self, tasks: int) -> None:
+        """Have the executor for a batch of `tasks` ready with its threads started.
+
+        Called before a first step, off its critical path (`ThreadBackend.prepare`).
+        """
+        with self._pool_lock:
+            pool = self._executor_for(tasks)
+        pool.prestart(tasks)
 
     def give_up(self, key: str, future: Future, task: Task) -> bool:
         """Stop waiting for one submitted task (see `run`): True if it was given up.
@@ -278,7 +290,8 @@ class ParallelRunner:
         can run again later.
         """
         self._closings += 1
-        pool, self._pool = self._pool, None
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
 

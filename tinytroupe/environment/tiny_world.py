@@ -151,6 +151,7 @@ class TinyWorld(BaseWorld):
                            stops: int, advance: Any) -> list[dict[str, list[dict]]]:
         """Run `steps` steps as one `DependencySchedule` window; each step's actions."""
         first = self.steps_done + 1
+        self._agents.stop_warm_up()
         self._before_step()
         start = self.current_datetime
         names = [agent.name for agent in self.agents]

@@ -68,6 +68,21 @@ class WorkerPool(concurrent.futures.Executor):
                 self._start_worker()
         return future
 
+    def prestart(self, workers: int) -> int:
+        """Start idle workers, up to `workers` in all (and `max_workers`); how many started.
+
+        A burst of submissions then finds its threads ready instead of starting them
+        one by one (a world does this before its first step, off its critical path).
+        """
+        with self._lock:
+            if self._shutdown:
+                return 0
+            wanted = max(0, min(workers, self.max_workers) - len(self._threads))
+            for _ in range(wanted):
+                self._idle += 1  # it waits for work like a worker that finished a call
+                self._start_worker()
+            return wanted
+
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop accepting work.
 
