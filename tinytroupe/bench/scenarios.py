@@ -463,8 +463,16 @@ def _tail(quick: bool) -> Result:
     return tail(quick)
 
 
+def _transport(quick: bool) -> Result:
+    """14. Client CPU per request of each HTTP transport, side by side (`bench.transport`)."""
+    from tinytroupe.bench.transport import transport  # it imports this module
+
+    return transport(quick)
+
+
 SCENARIOS = {"speedup": speedup_curve, "worker_cap": worker_cap, "overhead": overhead,
              "scale": scale, "metrics_overhead": metrics_overhead, "timeout": timeout,
              "provider_limit": provider_limit, "factory": factory, "extraction": extraction,
              "quality_checks": quality_checks, "defaults": defaults, "tail": _tail,
+             "transport": _transport,
              "ray_backend": ray_backend}
