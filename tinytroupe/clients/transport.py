@@ -22,6 +22,7 @@ failures raise `TransportError` (``timed_out`` says which kind), or `HedgeLost` 
 from __future__ import annotations
 
 import queue
+import ssl
 import time
 from typing import Any
 
@@ -139,6 +140,9 @@ class CurlTransport(_Base):
         self._header_lines = [f"{k}: {v}" for k, v in headers.items()] + ["Expect:"]
         self._handles: queue.SimpleQueue[Any] = queue.SimpleQueue()  # idle handles
         self._closed = False
+        # Certificates from where Python's ssl (and so the urllib3 path) finds them, not
+        # from a path compiled into the wheel's libcurl that may not exist here.
+        self._ca = ssl.get_default_verify_paths()
 
     def _new_handle(self) -> Any:
         curl = self._curl
@@ -151,6 +155,10 @@ class CurlTransport(_Base):
         handle.setopt(curl.PROXY, "")  # like the urllib3 path: no proxy from the environment
         handle.setopt(curl.HTTP_VERSION, curl.CURL_HTTP_VERSION_1_1)
         handle.setopt(curl.FOLLOWLOCATION, 0)
+        if self._ca.cafile:
+            handle.setopt(curl.CAINFO, self._ca.cafile)
+        if self._ca.capath:
+            handle.setopt(curl.CAPATH, self._ca.capath)
         return handle
 
     def post(self, payload: bytes, abort: Abort | None = None) -> Answer:
@@ -200,8 +208,9 @@ class CurlTransport(_Base):
                 raise self._too_large() from None
             if code in (curl.E_COULDNT_CONNECT, curl.E_COULDNT_RESOLVE_HOST):
                 raise self._refused() from None
+            detail = exc.args[1] if len(exc.args) > 1 else ""
             raise TransportError(f"request to {self.shown_url} failed: libcurl error "
-                                 f"{code}") from None
+                                 f"{code}: {detail}") from None
         finally:  # the callbacks hold this exchange's buffers: drop them with it
             handle.setopt(curl.WRITEFUNCTION, _discard)
             handle.setopt(curl.HEADERFUNCTION, _discard)
