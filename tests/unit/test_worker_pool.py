@@ -135,3 +135,18 @@ def test_a_world_warms_up_before_its_first_step() -> None:
         assert world.steps_done == 0
         world.run(1, parallelize=True)
         assert world.get_parallel_metrics()["agent_turns_completed"] == 12
+
+
+def test_work_queued_at_the_cap_never_strands_a_later_submission() -> None:
+    # A backlog at the cap, then every worker idles out: a later task must still run
+    # (the pool once counted a worker as free while it was busy with the backlog).
+    pool = WorkerPool(2, "stranded", idle_timeout=0.2)
+    try:
+        wait([pool.submit(time.sleep, 0.05) for _ in range(4)], timeout=10)
+        deadline = time.monotonic() + 10
+        while pool.threads() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert pool.threads() == []
+        assert pool.submit(lambda: 42).result(timeout=10) == 42
+    finally:
+        pool.shutdown(wait=True)

@@ -51,7 +51,11 @@ class WorkerPool(concurrent.futures.Executor):
         self._queue: queue.SimpleQueue[_WorkItem | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads: set[threading.Thread] = set()
-        self._idle = 0  # workers waiting for work
+        # Under _lock: items queued that no worker has taken yet, and workers free to
+        # take one (waiting, or started and not yet waiting). A submit starts a worker
+        # only when the unclaimed items outnumber the free workers.
+        self._unclaimed = 0
+        self._free = 0
         self._started = 0
         self._shutdown = False
 
@@ -62,9 +66,8 @@ class WorkerPool(concurrent.futures.Executor):
             if self._shutdown:
                 raise RuntimeError("cannot schedule new futures after shutdown")
             self._queue.put((future, fn, args, kwargs))
-            if self._idle > 0:
-                self._idle -= 1  # that worker is taken by this item
-            elif len(self._threads) < self.max_workers:
+            self._unclaimed += 1
+            if self._unclaimed > self._free and len(self._threads) < self.max_workers:
                 self._start_worker()
         return future
 
@@ -79,7 +82,6 @@ class WorkerPool(concurrent.futures.Executor):
                 return 0
             wanted = max(0, min(workers, self.max_workers) - len(self._threads))
             for _ in range(wanted):
-                self._idle += 1  # it waits for work like a worker that finished a call
                 self._start_worker()
             return wanted
 
@@ -113,6 +115,8 @@ class WorkerPool(concurrent.futures.Executor):
             except queue.Empty:
                 return
             if item is not None:
+                with self._lock:
+                    self._unclaimed -= 1
                 future = item[0]
                 if future.cancel():
                     # cancel() alone does not wake concurrent.futures.wait()
@@ -120,34 +124,34 @@ class WorkerPool(concurrent.futures.Executor):
 
     def _start_worker(self) -> None:  # called with self._lock held
         self._started += 1
+        self._free += 1  # free from the start: a submit right after need not start another
         thread = threading.Thread(target=self._work, name=f"{self._prefix}-{self._started}",
                                   daemon=True)
         self._threads.add(thread)
         thread.start()
 
     def _work(self) -> None:
-        try:
-            while True:
-                try:
-                    item = self._queue.get(timeout=self.idle_timeout)
-                except queue.Empty:
-                    with self._lock:
-                        if self._idle > 0 or self._shutdown:
-                            self._idle = max(0, self._idle - 1)
-                            return  # idle too long: a later submit starts a new worker
-                        # an item was submitted for this worker at the very moment it
-                        # timed out: it is in the queue, so take it
-                    continue
-                if item is None:
-                    return
-                self._run(*item)
-                del item  # an idle worker must not keep the last call's objects alive
+        me = threading.current_thread()
+        while True:
+            try:
+                item = self._queue.get(timeout=self.idle_timeout)
+            except queue.Empty:
                 with self._lock:
-                    if not self._shutdown:  # after shutdown: drain up to a stop marker
-                        self._idle += 1
-        finally:
+                    if self._unclaimed == 0 or self._shutdown:
+                        self._free -= 1
+                        self._threads.discard(me)
+                        return  # idle too long: a later submit starts a new worker
+                continue  # an item came in just as the wait timed out: take it
             with self._lock:
-                self._threads.discard(threading.current_thread())
+                self._free -= 1
+                if item is None:  # a stop marker (shutdown)
+                    self._threads.discard(me)
+                    return
+                self._unclaimed -= 1
+            self._run(*item)
+            del item  # an idle worker must not keep the last call's objects alive
+            with self._lock:
+                self._free += 1
 
     @staticmethod
     def _run(future: Future, fn: Callable[..., Any], args: tuple[Any, ...],
