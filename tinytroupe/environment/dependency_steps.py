@@ -113,19 +113,22 @@ class DependencySchedule:
         self._drawn = first - 1  # steps whose order was drawn
         self._talks: dict[int, list[tuple[int, int, Talk]]] = defaultdict(list)
         self._to_check: list[str] = []
+        self._busy_waiting: set[str] = set()  # busy agents waiting to skip a step
+        self._mark = 0  # the runner's closings when the window opened
 
     # --- the loop -------------------------------------------------------------------
 
     def run(self) -> None:
         """Run the window to its end (module doc); Ctrl-C re-raises after the cleanup."""
-        closings = self.runner.closings
-        started = time.perf_counter()
-        self._window_start = started
+        if not self.agents:
+            return  # no agent, no step to schedule (the world runs empty steps itself)
+        self._mark = self.runner.open_stream(len(self.agents))
+        self._window_start = time.perf_counter()
         try:
             for name in self.agents:
                 self._launch_if_ready(name)
             while self._next_final <= self._ceiling:
-                if self.runner.closings != closings:
+                if self.runner.closings != self._mark:
                     self._give_up_all()
                     break
                 if self.stopping() and self._ceiling > self._started_max:
@@ -176,19 +179,24 @@ class DependencySchedule:
         now = time.perf_counter()
         if step > self.first:
             self._idle[step].append(now - self._finished_at.get(name, now))
-        self._started_max = max(self._started_max, step)
+        agent = self.agents[name]
         if not self.runner.may_run(name):  # still busy from a timed-out turn
+            if self._next_final < step:  # skip in step with the world, not all at once
+                self._busy_waiting.add(name)
+                return
+            self._started_max = max(self._started_max, step)
+            self.start_turn(agent, step)
             self._outcomes[step].skipped_busy.append(name)
             self._finish_turn(name, step)
             return
-        agent = self.agents[name]
+        self._started_max = max(self._started_max, step)
         self.start_turn(agent, step)
         turn = AgentTurn(agent)
         try:
-            future = self.runner.submit(name, turn, len(self.agents))
-        except RuntimeError:  # the runner was closed
+            future = self.runner.submit(name, turn, self._mark)
+        except RuntimeError:  # the runner was closed: end the window
             self._outcomes[step].cancelled.append(name)
-            self._ceiling = -1
+            self._give_up_all()
             return
         self._in_flight[name] = _InFlight(step, turn, future, now + self.timeout)
         future.add_done_callback(lambda f, n=name: self._completions.put((n, f)))
@@ -233,6 +241,8 @@ class DependencySchedule:
             if self.runner.give_up(name, flight.future, flight.turn):
                 del self._in_flight[name]
                 self._outcomes[flight.step].cancelled.append(name)
+            else:  # it finished (its callback may not have queued it yet): it counts
+                self._complete(name, flight.future)
         while True:  # turns that finished just now still count
             try:
                 self._complete(*self._completions.get_nowait())
@@ -281,6 +291,9 @@ class DependencySchedule:
         while self._next_final <= self._ceiling and min(self.done.values()) >= self._next_final:
             self._report(self._next_final)
             self._next_final += 1
+            waiting, self._busy_waiting = self._busy_waiting, set()
+            for name in waiting:  # a global step passed: a busy agent may skip one more
+                self._launch_if_ready(name)
 
     def _report(self, step: int) -> None:
         positions = self._positions_of(step)

@@ -195,28 +195,40 @@ class ParallelRunner:
         """How many times `close` was called: a caller that saw it change stops waiting."""
         return self._closings
 
-    def submit(self, key: str, task: Task, tasks: int) -> Future:
-        """Submit one task of a stream of about `tasks` concurrent ones (no batch deadline).
+    def open_stream(self, tasks: int) -> int:
+        """Get the executor ready for a stream of about `tasks` concurrent tasks.
 
         For callers that schedule tasks one by one (dependency-driven steps): the
-        caller keeps each task's deadline and calls `give_up` on a late one. The
-        executor is chosen as for a batch of `tasks`, and is not replaced while a
-        stream uses it. Raises RuntimeError if the runner was closed meanwhile.
-        """
-        pool = self._pool
-        if pool is None or pool.max_workers < resolve_max_workers(
-                config_manager.get("max_workers"), tasks):
-            with self._pool_lock:
-                pool = self._executor_for(tasks)
-        return pool.submit(task)
-
-    def prepare(self, tasks: int) -> None:
-        """Have the executor for a batch of `tasks` ready with its threads started.
-
-        Called before a first step, off its critical path (`ThreadBackend.prepare`).
+        executor is chosen as for a batch (replaced after a given-up task, as a batch
+        would) and kept while the stream lasts. Returns the `closings` mark that
+        `submit` checks.
         """
         with self._pool_lock:
-            pool = self._executor_for(tasks)
+            self._executor_for(tasks)
+            return self._closings
+
+    def submit(self, key: str, task: Task, mark: int) -> Future:
+        """Submit one task of a stream opened with `open_stream` (no batch deadline).
+
+        The caller keeps each task's deadline and calls `give_up` on a late one. Raises
+        RuntimeError once the runner was closed after `mark`: no new executor is made.
+        """
+        with self._pool_lock:
+            pool = self._pool
+            if pool is None or self._closings != mark:
+                raise RuntimeError(f"{self.name}: closed; no new task is started")
+        return pool.submit(task)
+
+    def prepare(self, tasks: int, mark: int) -> None:
+        """Start the threads a batch of `tasks` will need (off a first step's path).
+
+        Only makes an executor where there is none: one a step may be using is never
+        replaced. Does nothing once the runner was closed after `mark` (`closings`).
+        """
+        with self._pool_lock:
+            if self._closings != mark:
+                return
+            pool = self._pool if self._pool is not None else self._executor_for(tasks)
         pool.prestart(tasks)
 
     def give_up(self, key: str, future: Future, task: Task) -> bool:
@@ -289,8 +301,8 @@ class ParallelRunner:
         Idle threads exit now, busy ones when their call ends (module doc). The runner
         can run again later.
         """
-        self._closings += 1
         with self._pool_lock:
+            self._closings += 1
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)

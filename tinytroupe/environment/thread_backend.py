@@ -74,9 +74,11 @@ class _WarmUp:
         self._due = 0.0
         self._thread: threading.Thread | None = None
         self._stopped = False
+        self._mark = 0  # the runner's closings when armed: a close() after it wins
 
     def arm(self, agents: list[Any]) -> None:
         with self._lock:
+            self._mark = self._runner.closings
             self._agents, self._due, self._stopped = list(agents), time.monotonic() \
                 + WARM_UP_DELAY, False
             if self._thread is None:
@@ -89,20 +91,28 @@ class _WarmUp:
             self._stopped, self._agents = True, []
 
     def _run(self) -> None:
+        try:
+            self._warm()
+        finally:  # also after an error: a later arm() starts a new warm-up
+            with self._lock:
+                if self._thread is threading.current_thread():
+                    self._thread = None
+
+    def _warm(self) -> None:
         while True:
             with self._lock:
                 wait = self._due - time.monotonic()
                 if self._stopped or (wait <= 0 and not self._agents):
-                    self._thread = None
+                    self._thread = None  # decided under the lock: arm() starts a new one
                     return
-                agents = [] if wait > 0 else self._agents
+                agents, mark = ([] if wait > 0 else self._agents), self._mark
                 if agents:
                     self._agents = []
             if wait > 0:
                 time.sleep(wait)
                 continue
             if config_manager.get("parallel_agent_actions"):
-                self._runner.prepare(len(agents))
+                self._runner.prepare(len(agents), mark)
             for agent in agents:
                 if self._stopped:
                     break

@@ -124,6 +124,10 @@ class TinyWorld(BaseWorld):
             return super()._run(steps, timedelta_per_step, return_actions,
                                 randomize_agents_order, parallelize, checkpoint_every,
                                 checkpoint_path)
+        if not self.agents:  # nothing to schedule
+            return super()._run(steps, timedelta_per_step, return_actions,
+                                randomize_agents_order, parallelize, checkpoint_every,
+                                checkpoint_path)
         if self.interventions or self.backend != "threads":
             logger.warning("%s: %s, so every step is a barrier step", self.name,
                            "interventions run between steps" if self.interventions
