@@ -9,6 +9,7 @@ items that need no network are in tests/unit/test_hardening.py.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import logging
@@ -473,3 +474,37 @@ def test_item17_an_http_date_retry_after_is_honoured() -> None:
     when = datetime.now(timezone.utc) + timedelta(seconds=30)
     [wait] = waits_after(503, email.utils.format_datetime(when, usegmt=True))
     assert 25 <= wait <= 31
+
+
+def test_a_response_trickling_in_before_its_body_is_bounded_by_the_timeout() -> None:
+    """The request timeout bounds the whole exchange, headers included (both transports)."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" * 10:
+                if stop.wait(0.1):
+                    return
+                with contextlib.suppress(OSError):
+                    connection.sendall(bytes([byte]))
+
+    server = threading.Thread(target=trickle, daemon=True)
+    server.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/v1/chat/completions"
+    client = OpenAICompatibleClient(url=url, api_key="sk-test-trickle-0123", model="m",
+                                    timeout=1.0, max_attempts=1,
+                                    transport=config_manager.get("http_transport"))
+    started = time.monotonic()
+    try:
+        with pytest.raises(LLMRequestError, match=r"timed out after 1\.0 s"):
+            client.complete(messages_for("Ann"), user="Ann")
+    finally:
+        stop.set()
+        listener.close()
+        client.close()
+    assert time.monotonic() - started < 1.0 + 0.5  # the timeout, not 5 s of trickle

@@ -18,7 +18,7 @@ from tinytroupe import config_manager
 from tinytroupe.agent import TinyPerson
 from tinytroupe.agent.prompts import act_messages, system_message
 from tinytroupe.clients import usage
-from tinytroupe.clients.hedging import MIN_SAMPLES, MIN_TAIL_RATIO, HedgePolicy
+from tinytroupe.clients.hedging import MIN_SAMPLES, MIN_TAIL_RATIO, HedgeLost, HedgePolicy
 from tinytroupe.clients.limits import ProviderGate
 from tinytroupe.clients.openai_client import OpenAICompatibleClient
 from tinytroupe.environment import TinyWorld
@@ -182,3 +182,66 @@ def test_a_hedged_world_has_the_same_transcript_and_counts_hedges(
     assert plain_metrics["llm_hedged"] == 0
     assert metrics["llm_hedged"] >= 1 and metrics["llm_hedge_won"] >= 1
     assert metrics["parallel_errors"] == 0
+
+
+def test_a_late_abort_never_cuts_the_next_request_on_the_same_connection() -> None:
+    """A copy that lost after its answer was read must not shut a reused connection."""
+    import http.server
+    import socketserver
+
+    from tinytroupe.clients.hedging import Abort
+    from tinytroupe.clients.transport import Urllib3Transport
+
+    class Answer(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            wait = float(self.rfile.read(int(self.headers["Content-Length"])))
+            time.sleep(wait)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/v1"
+    transport = Urllib3Transport(url, url, {}, 5.0, 10**6, pool_size=1)
+    loser, answered = Abort(), threading.Event()
+    finish = loser.detach
+
+    def detach_late() -> bool:  # the losing copy's thread is slow to finish its exchange
+        answered.set()
+        time.sleep(0.4)
+        return finish()
+
+    loser.detach = detach_late  # type: ignore[method-assign]
+    outcome: dict[str, Any] = {}
+
+    def run(name: str, body: bytes, abort: Abort | None) -> None:
+        try:
+            outcome[name] = transport.post(body, abort)
+        except Exception as exc:
+            outcome[name] = exc
+
+    try:
+        losing = threading.Thread(target=run, args=("loser", b"0", loser))
+        losing.start()
+        assert answered.wait(5)
+        other = threading.Thread(target=run, args=("other", b"0.5", None))
+        other.start()
+        time.sleep(0.1)  # the other request is on the wire
+        loser.abort()  # the winner cuts its loser short, late
+        losing.join(5)
+        other.join(5)
+    finally:
+        server.shutdown()
+        transport.close()
+    assert outcome["other"] == (200, None, b"ok")
+    assert isinstance(outcome["loser"], HedgeLost)

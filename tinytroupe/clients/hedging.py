@@ -56,32 +56,39 @@ class HedgeLost(Exception):
         self.sent = sent
 
 
+#: Guards which exchange owns a pooled connection now: an abort shuts a connection's
+#: socket down only while its own exchange still owns it, never after the connection
+#: went back to the pool and on to another request.
+_owners = threading.Lock()
+
+
 class Abort:
     """Lets another thread cut one HTTP exchange short, and only before it completed.
 
-    The exchange `attach`-es its socket once connected and `detach`-es it once the
-    whole answer is read; `abort` between the two shuts the socket down, which wakes
-    the thread blocked reading it.
+    The exchange `attach`-es its connection once connected (and becomes its owner) and
+    `detach`-es once the whole answer is read; `abort` between the two shuts the
+    connection's socket down, which wakes the thread blocked reading it.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._socket: socket.socket | None = None
+        self._connection: Any = None
         self.aborted = False
+        self.expired = False  # cut at its deadline, not by a winning copy
         self._finished = False
 
-    def attach(self, sock: socket.socket | None) -> None:
-        """The exchange's socket; raises `HedgeLost` (nothing sent) if already aborted."""
+    def attach(self, connection: Any) -> None:
+        """The exchange's connection; raises `HedgeLost` (nothing sent) if already aborted."""
         with self._lock:
             if self.aborted:
                 raise HedgeLost(sent=False)
-            self._socket = sock
+            self._connection = connection
 
     def detach(self) -> bool:
         """The answer is complete: later aborts do nothing. False if aborted before."""
         with self._lock:
             self._finished = True
-            self._socket = None
+            self._connection = None
             return not self.aborted
 
     def abort(self) -> None:
@@ -90,10 +97,24 @@ class Abort:
             if self._finished:
                 return
             self.aborted = True
-            sock, self._socket = self._socket, None
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+            connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        with _owners:
+            sock = connection.sock if connection.owner is self else None
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    # the plain socket's shutdown: SSLSocket's would also drop its TLS
+                    # state under a thread still reading it
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def expire(self) -> None:
+        """The exchange's deadline passed: cut it short as a timeout."""
+        with self._lock:
+            if self._finished:
+                return
+            self.expired = True
+        self.abort()
 
 
 class HedgePolicy:
@@ -199,6 +220,12 @@ class HedgedCall:
                 with contextlib.suppress(Exception):
                     return self._hedge_outcome()
             raise
+        except BaseException:  # Ctrl-C: nobody waits for this call any more
+            self._disarm()
+            with self._lock:
+                self._winner = self._winner or "nobody"
+            self._hedge_abort.abort()
+            raise
         if self._claim("primary"):
             self._disarm()
             self._hedge_abort.abort()
@@ -210,7 +237,7 @@ class HedgedCall:
         self._sent_at = time.monotonic()
         delay = self.policy.delay()
         if delay is not None:
-            self._timer = _scheduler().schedule(delay, self._launch)
+            self._timer = schedule_at(delay, self._launch)
 
     def _disarm(self) -> None:
         if self._timer is not None:
@@ -249,14 +276,18 @@ _current = threading.local()
 
 
 class _AbortableMixin:
-    """Hands the socket of a request made under `exchange_abort` to its `Abort`."""
+    """Hands a request made under `exchange_abort` to its `Abort`, as the owner."""
+
+    owner: Abort | None = None
 
     def request(self, *args: Any, **kwargs: Any) -> Any:
         abort = getattr(_current, "abort", None)
+        with _owners:
+            self.owner = abort  # a late abort of a former owner no longer reaches it
         if abort is not None:
             if self.sock is None:  # type: ignore[attr-defined]
                 self.connect()  # type: ignore[attr-defined]
-            abort.attach(self.sock)  # type: ignore[attr-defined]
+            abort.attach(self)
         return super().request(*args, **kwargs)  # type: ignore[misc]
 
 
@@ -341,6 +372,11 @@ class _Scheduler:
 
 _shared: dict[str, Any] = {}
 _shared_lock = threading.Lock()
+
+
+def schedule_at(delay: float, fn: Callable[[], None]) -> _Timer:
+    """Run `fn` on the process's timer thread after `delay` seconds; `cancel()` the result."""
+    return _scheduler().schedule(delay, fn)
 
 
 def _scheduler() -> _Scheduler:

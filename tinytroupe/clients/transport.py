@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import queue
 import ssl
+import threading
 import time
 from typing import Any
 
@@ -31,7 +32,13 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import NewConnectionError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
-from tinytroupe.clients.hedging import Abort, HedgeLost, abortable_pool, exchange_abort
+from tinytroupe.clients.hedging import (
+    Abort,
+    HedgeLost,
+    abortable_pool,
+    exchange_abort,
+    schedule_at,
+)
 
 Answer = tuple[int, "str | None", bytes]
 
@@ -78,21 +85,28 @@ class Urllib3Transport(_Base):
         self._timeout = urllib3.Timeout(connect=min(timeout, 10.0), read=timeout)
 
     def post(self, payload: bytes, abort: Abort | None = None) -> Answer:
-        """One exchange (module doc)."""
-        if abort is None:
-            return self._post(payload)
+        """One exchange (module doc).
+
+        Every exchange has an `Abort`: the caller's (a hedged copy), or its own. At the
+        deadline a timer cuts it short, so headers trickling in slowly are bounded too,
+        not only the body.
+        """
+        hedged = abort is not None
+        cut = abort if abort is not None else Abort()
+        timer = schedule_at(self.timeout, cut.expire)
         try:
-            with exchange_abort(abort):
-                answer = self._post(payload)
+            with exchange_abort(cut):
+                return self._post(payload, cut)
         except TransportError:
-            if abort.aborted:
+            if cut.expired:
+                raise self._timed_out() from None
+            if hedged and cut.aborted:
                 raise HedgeLost() from None
             raise
-        if not abort.detach():
-            raise HedgeLost()
-        return answer
+        finally:
+            timer.cancel()
 
-    def _post(self, payload: bytes) -> Answer:
+    def _post(self, payload: bytes, cut: Abort) -> Answer:
         deadline = time.monotonic() + self.timeout
         try:
             response = self._pool.urlopen(
@@ -110,12 +124,17 @@ class Urllib3Transport(_Base):
                 if received > self.max_response_bytes:
                     response.close()
                     raise self._too_large()
+            # Detached before the connection goes back to the pool: from here on, a late
+            # abort cannot shut down a socket another request may already be using.
+            if not cut.detach():
+                response.close()
+                raise TransportError("cut short")
             response.release_conn()
         except NewConnectionError as exc:  # urllib3 files it under timeouts; it is not one
             raise self._refused() from exc
         except Urllib3Timeout as exc:
             raise self._timed_out() from exc
-        except Urllib3Error as exc:
+        except (Urllib3Error, ValueError, OSError) as exc:  # ValueError: TLS shut under a read
             raise TransportError(f"request to {self.shown_url} failed: "
                                  f"{type(exc).__name__}") from exc
         return response.status, response.headers.get("Retry-After"), b"".join(chunks)
@@ -139,6 +158,8 @@ class CurlTransport(_Base):
         # "Expect:" off: libcurl would otherwise wait for a 100 Continue on large bodies
         self._header_lines = [f"{k}: {v}" for k, v in headers.items()] + ["Expect:"]
         self._handles: queue.SimpleQueue[Any] = queue.SimpleQueue()  # idle handles
+        self._pool_size = pool_size  # idle handles kept at most
+        self._lock = threading.Lock()  # closing vs handing a handle back
         self._closed = False
         # Certificates from where Python's ssl (and so the urllib3 path) finds them, not
         # from a path compiled into the wheel's libcurl that may not exist here.
@@ -173,10 +194,14 @@ class CurlTransport(_Base):
         try:
             return self._post(handle, payload)
         finally:
-            if self._closed:
-                handle.close()
-            else:
+            self._give_back(handle)
+
+    def _give_back(self, handle: Any) -> None:
+        with self._lock:
+            if not self._closed and self._handles.qsize() < self._pool_size:
                 self._handles.put(handle)
+                return
+        handle.close()
 
     def _post(self, handle: Any, payload: bytes) -> Answer:
         curl, limit = self._curl, self.max_response_bytes
@@ -211,15 +236,17 @@ class CurlTransport(_Base):
             detail = exc.args[1] if len(exc.args) > 1 else ""
             raise TransportError(f"request to {self.shown_url} failed: libcurl error "
                                  f"{code}: {detail}") from None
-        finally:  # the callbacks hold this exchange's buffers: drop them with it
+        finally:  # an idle handle keeps nothing of this exchange (libcurl copied the body)
             handle.setopt(curl.WRITEFUNCTION, _discard)
             handle.setopt(curl.HEADERFUNCTION, _discard)
+            handle.setopt(curl.POSTFIELDS, b"")
         return (handle.getinfo(curl.RESPONSE_CODE), retry_after[-1] if retry_after else None,
                 b"".join(chunks))
 
     def close(self) -> None:
         """Close the idle handles (and their connections); busy ones close when done."""
-        self._closed = True
+        with self._lock:
+            self._closed = True
         while True:
             try:
                 self._handles.get_nowait().close()
