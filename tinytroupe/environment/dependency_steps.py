@@ -20,7 +20,8 @@ the window. Its rules (docs/parallel-execution.md, "Dependency-driven steps"):
   timeouts, skips) and its TALKs in delivery order, for the transcript and metrics;
 * each turn is bounded by PARALLEL_EXECUTION_TIMEOUT from its own start and failures
   are isolated, as in a barrier step: a failed or timed-out turn finishes its step
-  with no actions; an agent still busy from a timed-out turn skips its next step;
+  with no actions; an agent still busy from a timed-out turn skips its next step once
+  the world has completed the step before it (busy agents skip in step with the world);
 * `stopping()` true: no turn beyond the furthest step already started is launched,
   and the window ends once every agent has caught up with it; `close()` of the
   runner or Ctrl-C: turns in flight are given up, the TALKs of the turns that did
