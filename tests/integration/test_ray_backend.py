@@ -184,3 +184,22 @@ def test_ctrl_c_during_a_ray_step_applies_nothing_on_the_actors(
         for agent in world.agents:
             own = [e for e in agent.episodic_memory.retrieve_all() if e["role"] == "assistant"]
             assert len(own) == delivered[agent.name]  # nothing of the interrupted step
+
+
+def test_provider_limits_hold_for_the_whole_cluster(llm_over_http: FakeLLMServer) -> None:
+    from tinytroupe.testing.stats import max_in_any_window
+
+    limit, window = 5, 1.0
+    for key, value in [("ray_agents_per_actor", 3), ("max_requests_per_minute", limit),
+                       ("rate_limit_window_seconds", window)]:
+        config_manager.set(key, value)
+    llm_over_http.configure(faults=FaultPlan(rate_limit=(limit, window)))  # the quota
+    agents = [TinyPerson(f"Agent{i}") for i in range(12)]  # four actors, one quota
+    with TinyWorld("quota", agents, backend="ray") as world:
+        world.make_everyone_accessible()
+        world.run(2, parallelize=True)
+        metrics = world.get_parallel_metrics()
+    stats = llm_over_http.stats(timestamps=True)
+    assert stats["outcomes"]["limited"] == 0  # each actor alone would have sent 5 at once
+    assert max_in_any_window(stats["timestamps"], window) <= limit
+    assert stats["total_requests"] == 24 and metrics["parallel_errors"] == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -151,3 +152,56 @@ def test_regrowth_after_an_odd_cut_never_passes_the_ceiling() -> None:
         gate.acquire()
         gate.release(rate_limited=False)
     assert gate.limit == 5
+
+
+def _ledger_call(ledger: Any) -> Any:
+    return lambda method, *args: getattr(ledger, method)(*args)
+
+
+def test_gates_sharing_a_ledger_hold_the_limit_together() -> None:
+    from tinytroupe.clients.cluster_limits import LeasedGate, LimitLedger
+    from tinytroupe.testing.stats import max_in_any_window
+
+    limit, window = 20, 0.5
+    ledger = LimitLedger(limit, None, window)
+    gates = [LeasedGate(_ledger_call(ledger)) for _ in range(4)]  # four "actors"
+    stamps: list[float] = []
+    lock = threading.Lock()
+
+    def send(gate: Any) -> None:
+        for _ in range(15):
+            with gate.slot(100), lock:
+                stamps.append(time.monotonic())
+
+    threads = [threading.Thread(target=send, args=(gate,)) for gate in gates for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(stamps) == 120
+    # four gates, one limit: never more than `limit` in any window (each alone would allow it)
+    assert max_in_any_window(stamps, window) <= limit
+
+
+def test_a_pause_seen_by_one_gate_holds_the_others() -> None:
+    from tinytroupe.clients.cluster_limits import LeasedGate, LimitLedger
+
+    ledger = LimitLedger(1000, None, 60.0)
+    first, second = LeasedGate(_ledger_call(ledger)), LeasedGate(_ledger_call(ledger))
+    paused_at = time.monotonic()
+    first.pause(0.4)  # first got a 429 with Retry-After: 0.4
+    with second.slot(10):
+        admitted = time.monotonic()
+    assert admitted >= paused_at + 0.4 - 0.01
+
+
+def test_unused_leases_go_back_to_the_window() -> None:
+    from tinytroupe.clients.cluster_limits import LimitLedger
+
+    ledger = LimitLedger(10, 1000, 60.0)
+    lease, granted, _, _ = ledger.lease(4, 100)
+    assert granted == 4 and ledger.requests.room() == 6 and ledger.tokens.room() == 600
+    _, again, _, _ = ledger.lease(4, 100, lease, 3, 350)  # used 1 request, 50 tokens
+    assert again == 4
+    assert ledger.requests.room() == 10 - 1 - 4
+    assert ledger.tokens.room() == 1000 - 50 - 400

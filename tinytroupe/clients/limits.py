@@ -25,6 +25,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 Clock = Callable[[], float]
 
@@ -65,14 +66,40 @@ class SlidingWindow:
         """
         with self._changed:
             while True:
-                now = self._clock()
-                self._expire(now)
-                if self._used + units <= self.limit or not self._entries:
-                    entry = WindowEntry(now, units)
-                    self._entries.append(entry)
-                    self._used += units
+                entry, wait = self._try(units)
+                if entry is not None:
                     return entry
-                self._changed.wait(self._time_until_fits(units, now))
+                self._changed.wait(wait)
+
+    def room(self) -> float:
+        """Units that would fit in the window now."""
+        with self._changed:
+            self._expire(self._clock())
+            return max(0.0, self.limit - self._used)
+
+    def time_until_room(self, units: float) -> float:
+        """Seconds until `units` would fit (0 if they fit now); reserves nothing."""
+        with self._changed:
+            now = self._clock()
+            self._expire(now)
+            if self._used + units <= self.limit or not self._entries:
+                return 0.0
+            return self._time_until_fits(units, now)
+
+    def try_reserve(self, units: float) -> tuple[WindowEntry | None, float]:
+        """Record `units` if they fit now: (their entry, 0); else (None, seconds until they fit)."""
+        with self._changed:
+            return self._try(units)
+
+    def _try(self, units: float) -> tuple[WindowEntry | None, float]:  # with the lock held
+        now = self._clock()
+        self._expire(now)
+        if self._used + units <= self.limit or not self._entries:
+            entry = WindowEntry(now, units)
+            self._entries.append(entry)
+            self._used += units
+            return entry, 0.0
+        return None, self._time_until_fits(units, now)
 
     def correct(self, entry: WindowEntry, units: float) -> None:
         """Replace a reservation's units by what it really used."""
@@ -171,39 +198,65 @@ class ProviderGate:
         self.concurrency.acquire()
         reservation = Reservation(self, None, waited=0.0)
         try:
-            while (wait := self._paused_until - self._clock()) > 0:
-                self._sleep(wait)
-            if self.requests is not None:
-                self.requests.reserve(1)
-            if self.tokens is not None:
-                reservation._tokens = self.tokens.reserve(estimated_tokens)
+            self._admit(reservation, estimated_tokens)
             reservation.waited = self._clock() - start
             yield reservation
         finally:
             self.concurrency.release(reservation.rate_limited)
 
+    def _admit(self, reservation: Reservation, estimated_tokens: int) -> None:
+        """Wait out a pause, then take the request's place in the windows."""
+        while (wait := self._paused_until - self._clock()) > 0:
+            self._sleep(wait)
+        if self.requests is not None:
+            self.requests.reserve(1)
+        if self.tokens is not None:
+            reservation._tokens = self.tokens.reserve(estimated_tokens)
+
+    def correct_tokens(self, reservation: Any, tokens: int) -> None:
+        """A request's token reservation (`reservation`, from `_admit`) really used `tokens`."""
+        if reservation is not None and self.tokens is not None:
+            self.tokens.correct(reservation, tokens)
+
 
 class Reservation:
     """One request's passage through the gate."""
 
-    def __init__(self, gate: ProviderGate, tokens: WindowEntry | None, waited: float) -> None:
+    def __init__(self, gate: ProviderGate, tokens: Any, waited: float) -> None:
         self.waited = waited
         self.rate_limited = False
         self._gate, self._tokens = gate, tokens
 
     def used_tokens(self, tokens: int) -> None:
         """Correct the token-window reservation to the `tokens` really used (if one was made)."""
-        if self._tokens is not None and self._gate.tokens is not None:
-            self._gate.tokens.correct(self._tokens, tokens)
+        self._gate.correct_tokens(self._tokens, tokens)
 
 
 _gates: dict[tuple, ProviderGate] = {}
 _gates_lock = threading.Lock()
 
 
+_installed: ProviderGate | None = None  # a cluster-wide gate for this whole process
+
+
+def install_gate(gate: ProviderGate | None) -> None:
+    """Make `shared_gate` return `gate` in this process (None: back to local gates).
+
+    A Ray actor installs a `tinytroupe.clients.cluster_limits.LeasedGate` this way, so
+    that every client in it counts against the limits of the whole cluster.
+    """
+    global _installed
+    _installed = gate
+
+
 def shared_gate(max_concurrent: int | None, requests_per_window: int | None,
                 tokens_per_window: int | None, window: float) -> ProviderGate:
-    """The process-wide gate for these limits (one per distinct setting)."""
+    """The process-wide gate for these limits (one per distinct setting).
+
+    An installed cluster-wide gate (`install_gate`) takes precedence.
+    """
+    if _installed is not None:
+        return _installed
     key = (max_concurrent or None, requests_per_window, tokens_per_window, window)
     with _gates_lock:
         gate = _gates.get(key)

@@ -32,6 +32,7 @@ from typing import Any
 
 from tinytroupe.agent import TinyPerson
 from tinytroupe.agent.contacts import AgentRef
+from tinytroupe.clients.cluster_limits import LimitLedger
 from tinytroupe.config import ConfigError, config_manager
 from tinytroupe.environment.local_agents import LocalAgents
 from tinytroupe.environment.outcome import AgentFailure, BatchOutcome
@@ -172,6 +173,19 @@ class RemoteAgent(AgentRef):
         return actions
 
 
+class RayLedger:
+    """Calls the cluster's `LimitLedger` actor: what a `LeasedGate` on an actor uses."""
+
+    def __init__(self, actor: Any) -> None:
+        self.actor = actor
+
+    def __call__(self, method: str, *args: Any) -> Any:
+        """``ledger.method(*args)``, waited for (a lease is small and local)."""
+        import ray
+
+        return ray.get(getattr(self.actor, method).remote(*args))
+
+
 class RayBackend(LocalAgents):
     """Places a world's agents on Ray actors and runs their turns there.
 
@@ -188,6 +202,7 @@ class RayBackend(LocalAgents):
         self.world_name = world_name
         self.per_actor = config_manager.get("ray_agents_per_actor")
         self._actor_class = self.ray.remote(AgentShard).options(num_cpus=0, max_concurrency=4)
+        self._ledger = self._limit_ledger()
         self._shards: list[Any] = []  # actor handles
         self._shard_of: dict[str, int] = {}
         self._placed = 0
@@ -242,7 +257,23 @@ class RayBackend(LocalAgents):
 
     def _new_actor(self, index: int) -> Any:
         return self._actor_class.remote(f"{self.world_name}-shard-{index}",
-                                        config_manager.as_dict())
+                                        config_manager.as_dict(), self._ledger)
+
+    def _limit_ledger(self) -> RayLedger | None:
+        """The cluster's one `LimitLedger` for the configured per-minute limits, if any.
+
+        A named actor: every world (and driver) of the cluster with the same limits
+        shares it, so the limits hold for all of them together.
+        """
+        requests = config_manager.get("max_requests_per_minute")
+        tokens = config_manager.get("max_tokens_per_minute")
+        if not (requests or tokens):
+            return None
+        window = config_manager.get("rate_limit_window_seconds")
+        actor = self.ray.remote(LimitLedger).options(
+            name=f"tinytroupe-limits-{requests}-{tokens}-{window}", namespace="tinytroupe",
+            get_if_exists=True, num_cpus=0, max_concurrency=64)
+        return RayLedger(actor.remote(requests, tokens, window))
 
     # --- deliveries -----------------------------------------------------------------
 

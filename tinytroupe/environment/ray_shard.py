@@ -4,7 +4,9 @@
 steps), runs their turns concurrently with the same `ParallelRunner` a thread-backend
 world uses (so the step timeout, error isolation and busy tracking are the same), and
 applies deliveries batched by the driver. It imports nothing from Ray: the backend
-wraps it with ``ray.remote`` (see `tinytroupe.environment.ray_backend`).
+wraps it with ``ray.remote`` (see `tinytroupe.environment.ray_backend`). With per-minute
+provider limits configured it gets a call to the cluster's ledger and installs a
+`LeasedGate`, so that its clients count against the limits of the whole cluster.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import threading
 from typing import Any
 
 from tinytroupe.agent import TinyPerson
+from tinytroupe.clients.cluster_limits import LeasedGate
+from tinytroupe.clients.limits import install_gate
 from tinytroupe.config import config_manager
 from tinytroupe.environment.parallel import AgentTurn, ParallelRunner
 
@@ -32,8 +36,10 @@ MEMORY_READABLE = frozenset({"retrieve", "retrieve_all", "retrieve_recent", "ret
 class AgentShard:
     """Several agents of one world, in one Ray actor (see the module doc)."""
 
-    def __init__(self, name: str, config: dict[str, Any]) -> None:
+    def __init__(self, name: str, config: dict[str, Any], ledger: Any = None) -> None:
         self.configure(config)
+        if ledger is not None:  # the cluster's limits, not this process's own
+            install_gate(LeasedGate(ledger, config_manager.get("max_concurrent_model_calls")))
         TinyPerson.communication_display = False
         self.name = name
         self.agents: dict[str, TinyPerson] = {}

@@ -1,0 +1,159 @@
+"""Provider limits for a whole cluster: one ledger, gates that lease from it in batches.
+
+On the Ray backend every actor is its own process with its own client, so a
+process-wide `ProviderGate` would let each actor send the full
+``MAX_REQUESTS_PER_MINUTE``: 8 actors, 8 times the quota, and the provider answers
+429. Here the windows live in one place, a `LimitLedger` (the Ray backend runs it as
+one named actor), and each actor installs a `LeasedGate` (`limits.install_gate`) that
+takes requests and tokens from the ledger in small batches, so that a request does
+not pay a round trip, and hands back what it did not use when it asks again. A
+Retry-After pause reported by one gate is recorded in the ledger, and every other
+gate learns it with its next lease (leases last at most `LEASE_SECONDS`, so no gate
+goes on sending for long on capacity leased before the pause).
+
+Concurrency (``MAX_CONCURRENT_MODEL_CALLS``) stays per process: each actor applies the
+cap to its own calls.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from tinytroupe.clients.limits import ProviderGate, Reservation, SlidingWindow, WindowEntry
+
+#: Requests leased at a time (fewer when the window has less room).
+LEASE_BATCH = 4
+#: Seconds a lease may be used; then what is left goes back.
+LEASE_SECONDS = 1.0
+
+
+class LimitLedger:
+    """The cluster's windows and pause (module doc). Methods never block; thread-safe."""
+
+    def __init__(self, requests_per_window: int | None, tokens_per_window: int | None,
+                 window: float) -> None:
+        margin = 0.02 * window  # as ProviderGate: provider-side jitter cannot overfill
+        self.requests = (SlidingWindow(requests_per_window, window, margin=margin)
+                         if requests_per_window else None)
+        self.tokens = (SlidingWindow(tokens_per_window, window, margin=margin)
+                       if tokens_per_window else None)
+        self._lock = threading.Lock()
+        self._paused_until = 0.0
+        self._ids = itertools.count(1)
+        self._leases: dict[int, tuple[WindowEntry | None, WindowEntry | None]] = {}
+
+    def lease(self, requests: int, tokens_each: int, previous: int | None = None,
+              unused_requests: int = 0, unused_tokens: int = 0
+              ) -> tuple[int | None, int, float, float]:
+        """Lease up to `requests` requests of `tokens_each` tokens.
+
+        `previous` is the lease this replaces, with what was not used of it (tokens may
+        be negative: used beyond the lease). Returns ``(lease id, requests granted,
+        seconds of pause left, seconds until more fits)``; the tokens granted are
+        ``granted x tokens_each``.
+        """
+        with self._lock:
+            self._settle(previous, unused_requests, unused_tokens)
+            pause = self._paused_until - time.monotonic()
+            if pause > 0:
+                return None, 0, pause, pause
+            granted = requests
+            if self.requests is not None:
+                granted = min(granted, int(self.requests.room()))
+            if self.tokens is not None and tokens_each > 0:
+                granted = min(granted, int(self.tokens.room() // tokens_each))
+                if granted == 0 and self.tokens.room() == self.tokens.limit:
+                    granted = 1  # one request larger than the whole window goes alone
+            if granted <= 0:
+                return None, 0, 0.0, self._wait_for_room(tokens_each)
+            entries = (self.requests.try_reserve(granted)[0] if self.requests else None,
+                       self.tokens.try_reserve(granted * tokens_each)[0] if self.tokens
+                       else None)
+            lease = next(self._ids)
+            self._leases[lease] = entries
+            return lease, granted, 0.0, 0.0
+
+    def pause(self, seconds: float) -> None:
+        """No lease is granted for `seconds` (a provider's Retry-After)."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    def _settle(self, lease: int | None, unused_requests: int, unused_tokens: int) -> None:
+        entries = self._leases.pop(lease, None) if lease is not None else None
+        if entries is None:
+            return
+        requests, tokens = entries
+        if requests is not None and self.requests is not None and unused_requests:
+            self.requests.correct(requests, max(0, requests.units - unused_requests))
+        if tokens is not None and self.tokens is not None and unused_tokens:
+            self.tokens.correct(tokens, max(0, tokens.units - unused_tokens))
+
+    def _wait_for_room(self, tokens_each: int) -> float:
+        waits = [0.0]
+        if self.requests is not None:
+            waits.append(self.requests.time_until_room(1))
+        if self.tokens is not None:
+            waits.append(self.tokens.time_until_room(tokens_each))
+        return min(1.0, max(0.005, *waits))
+
+
+class LeasedGate(ProviderGate):
+    """A process's gate, with the windows and the pause of a `LimitLedger` (module doc).
+
+    `ledger(method, *args)` calls the ledger (for Ray: ``ray.get`` of the actor method).
+    """
+
+    def __init__(self, ledger: Callable[..., Any], max_concurrent: int | None = None) -> None:
+        super().__init__(max_concurrent=max_concurrent)
+        self._ledger = ledger
+        self._lease_lock = threading.Lock()
+        self._lease: int | None = None
+        self._requests_left = 0
+        self._tokens_left = 0
+        self._tokens_each = 0
+        self._lease_ends = 0.0
+
+    def pause(self, seconds: float) -> None:
+        """Pause here, and everywhere else through the ledger."""
+        super().pause(seconds)
+        self._ledger("pause", seconds)
+
+    def _admit(self, reservation: Reservation, estimated_tokens: int) -> None:
+        while True:
+            while (wait := self._paused_until - self._clock()) > 0:
+                self._sleep(wait)
+            with self._lease_lock:
+                if self._take(estimated_tokens):
+                    reservation._tokens = estimated_tokens
+                    return
+                previous, unused = self._lease, (self._requests_left, self._tokens_left)
+                self._lease, self._requests_left, self._tokens_left = None, 0, 0
+                lease, granted, pause, retry = self._ledger(
+                    "lease", LEASE_BATCH, estimated_tokens, previous, *unused)
+                if granted:
+                    self._lease, self._requests_left = lease, granted
+                    self._tokens_left = granted * estimated_tokens
+                    self._lease_ends = time.monotonic() + LEASE_SECONDS
+            if pause > 0:
+                ProviderGate.pause(self, pause)
+            elif not granted:
+                self._sleep(retry)
+
+    def _take(self, estimated_tokens: int) -> bool:  # with the lease lock held
+        if self._lease is None or time.monotonic() > self._lease_ends \
+                or self._requests_left < 1 or self._tokens_left < estimated_tokens:
+            return False
+        self._requests_left -= 1
+        self._tokens_left -= estimated_tokens
+        return True
+
+    def correct_tokens(self, reservation: Any, tokens: int) -> None:
+        """A request used `tokens`, not its estimate: the difference stays in the lease."""
+        if reservation is None:
+            return
+        with self._lease_lock:
+            self._tokens_left += int(reservation) - tokens  # negative: owed to the ledger
