@@ -264,35 +264,10 @@ def timeout(quick: bool) -> Result:
 
 
 def provider_limit(quick: bool) -> Result:
-    """7. A provider quota (requests per window) enforced by the fake server.
+    """7. A provider quota enforced by the fake server (`bench.quota`)."""
+    from tinytroupe.bench.quota import provider_limit as run  # it imports this module
 
-    The client's limiter should use >= 95% of it with zero 429s.
-    """
-    agents, per_window, window = (40, 20, 1.0) if quick else (200, 60, 6.0)
-    per_minute = per_window * 60 / window
-    result = Result("provider_limit")
-    settings(max_workers="ALL", max_requests_per_minute=per_window,
-             rate_limit_window_seconds=window)
-    with fake_server(0.2, FaultPlan(rate_limit=(per_window, window))) as server:
-        run = run_world(agents, 1, True)
-        stats = server.stats(timestamps=True)
-    settings(max_requests_per_minute=None, rate_limit_window_seconds=60)
-    stamps = sorted(stats["timestamps"])
-    windows = int((stamps[-1] - stamps[0]) // window)  # complete windows only
-    counts = [sum(1 for t in stamps if stamps[0] + i * window <= t < stamps[0] + (i + 1) * window)
-              for i in range(windows)]
-    achieved = statistics.mean(counts) * 60 / window if counts else float("nan")
-    refused = stats["outcomes"]["limited"]
-    result.rows.append({"agents": agents, "limit_per_minute": per_minute, "window_s": window,
-                        "requests": stats["total_requests"], "refused_429": refused,
-                        "achieved_per_minute": achieved, "per_window": counts,
-                        "throttled_seconds": run.metrics["llm_throttled_seconds"]})
-    result.target("achieved / limit (requests per minute)", achieved / per_minute, ">= 0.95",
-                  achieved / per_minute >= 0.95)
-    result.target("429s from the provider", refused, "0", refused == 0)
-    result.notes.append(f"quota {per_window} requests per {window:g} s window "
-                        f"(= {per_minute:g}/min; a {window:g} s window keeps the run short)")
-    return result
+    return run(quick)
 
 
 def factory(quick: bool) -> Result:
