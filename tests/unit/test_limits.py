@@ -199,9 +199,9 @@ def test_unused_leases_go_back_to_the_window() -> None:
     from tinytroupe.clients.cluster_limits import LimitLedger
 
     ledger = LimitLedger(10, 1000, 60.0)
-    lease, granted, _, _ = ledger.lease(4, 100)
+    lease, granted, _, _, _ = ledger.lease(4, 100)
     assert granted == 4 and ledger.requests.room() == 6 and ledger.tokens.room() == 600
-    _, again, _, _ = ledger.lease(4, 100, lease, 3, 350)  # used 1 request, 50 tokens
+    _, again, _, _, _ = ledger.lease(4, 100, lease, 3, 350)  # used 1 request, 50 tokens
     assert again == 4
     assert ledger.requests.room() == 10 - 1 - 4
     assert ledger.tokens.room() == 1000 - 50 - 400

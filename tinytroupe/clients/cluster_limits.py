@@ -9,7 +9,10 @@ takes requests and tokens from the ledger in small batches, so that a request do
 not pay a round trip, and hands back what it did not use when it asks again. A
 Retry-After pause reported by one gate is recorded in the ledger, and every other
 gate learns it with its next lease (leases last at most `LEASE_SECONDS`, so no gate
-goes on sending for long on capacity leased before the pause).
+goes on sending for long on capacity leased before the pause). A leased request is
+counted in the window from the moment it is leased, and may be sent a little later:
+leases last at most 2% of the window, and the ledger keeps entries 4% of the window
+longer (2% for that, 2% for network jitter, as a process-wide gate does).
 
 Concurrency (``MAX_CONCURRENT_MODEL_CALLS``) stays per process: each actor applies the
 cap to its own calls.
@@ -36,7 +39,8 @@ class LimitLedger:
 
     def __init__(self, requests_per_window: int | None, tokens_per_window: int | None,
                  window: float) -> None:
-        margin = 0.02 * window  # as ProviderGate: provider-side jitter cannot overfill
+        margin = 0.04 * window  # jitter (as ProviderGate) plus the lease's own life
+        self.lease_seconds = min(LEASE_SECONDS, 0.02 * window)
         self.requests = (SlidingWindow(requests_per_window, window, margin=margin)
                          if requests_per_window else None)
         self.tokens = (SlidingWindow(tokens_per_window, window, margin=margin)
@@ -48,19 +52,19 @@ class LimitLedger:
 
     def lease(self, requests: int, tokens_each: int, previous: int | None = None,
               unused_requests: int = 0, unused_tokens: int = 0
-              ) -> tuple[int | None, int, float, float]:
+              ) -> tuple[int | None, int, float, float, float]:
         """Lease up to `requests` requests of `tokens_each` tokens.
 
         `previous` is the lease this replaces, with what was not used of it (tokens may
         be negative: used beyond the lease). Returns ``(lease id, requests granted,
-        seconds of pause left, seconds until more fits)``; the tokens granted are
-        ``granted x tokens_each``.
+        seconds of pause left, seconds until more fits, seconds the lease may be used)``;
+        the tokens granted are ``granted x tokens_each``.
         """
         with self._lock:
             self._settle(previous, unused_requests, unused_tokens)
             pause = self._paused_until - time.monotonic()
             if pause > 0:
-                return None, 0, pause, pause
+                return None, 0, pause, pause, 0.0
             granted = requests
             if self.requests is not None:
                 granted = min(granted, int(self.requests.room()))
@@ -69,13 +73,13 @@ class LimitLedger:
                 if granted == 0 and self.tokens.room() == self.tokens.limit:
                     granted = 1  # one request larger than the whole window goes alone
             if granted <= 0:
-                return None, 0, 0.0, self._wait_for_room(tokens_each)
+                return None, 0, 0.0, self._wait_for_room(tokens_each), 0.0
             entries = (self.requests.try_reserve(granted)[0] if self.requests else None,
                        self.tokens.try_reserve(granted * tokens_each)[0] if self.tokens
                        else None)
             lease = next(self._ids)
             self._leases[lease] = entries
-            return lease, granted, 0.0, 0.0
+            return lease, granted, 0.0, 0.0, self.lease_seconds
 
     def pause(self, seconds: float) -> None:
         """No lease is granted for `seconds` (a provider's Retry-After)."""
@@ -132,12 +136,12 @@ class LeasedGate(ProviderGate):
                     return
                 previous, unused = self._lease, (self._requests_left, self._tokens_left)
                 self._lease, self._requests_left, self._tokens_left = None, 0, 0
-                lease, granted, pause, retry = self._ledger(
+                lease, granted, pause, retry, valid = self._ledger(
                     "lease", LEASE_BATCH, estimated_tokens, previous, *unused)
                 if granted:
                     self._lease, self._requests_left = lease, granted
                     self._tokens_left = granted * estimated_tokens
-                    self._lease_ends = time.monotonic() + LEASE_SECONDS
+                    self._lease_ends = time.monotonic() + valid
             if pause > 0:
                 ProviderGate.pause(self, pause)
             elif not granted:

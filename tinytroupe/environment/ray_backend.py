@@ -37,7 +37,7 @@ from tinytroupe.config import ConfigError, config_manager
 from tinytroupe.environment.local_agents import LocalAgents
 from tinytroupe.environment.outcome import AgentFailure, BatchOutcome
 from tinytroupe.environment.parallel import wait_in_slices
-from tinytroupe.environment.ray_shard import MEMORY_READABLE, AgentShard
+from tinytroupe.environment.ray_shard import MEMORY_READABLE, AgentShard, StateKeeper
 
 logger = logging.getLogger("tinytroupe")
 
@@ -206,7 +206,10 @@ class RayBackend(LocalAgents):
         self._shards: list[Any] = []  # actor handles
         self._shard_of: dict[str, int] = {}
         self._placed = 0
-        self._snapshots: dict[str, dict[str, Any]] = {}  # agent state at the last copy
+        # The last state copies live in one StateKeeper actor per shard, not here.
+        self._keeper_class = self.ray.remote(StateKeeper).options(
+            num_cpus=0, scheduling_strategy="SPREAD")
+        self._keepers: list[Any] = []
         self._pending: dict[int, list[tuple]] = {}  # deliveries not yet sent
         self._since_snapshot: dict[int, list[tuple[str, Any]]] = {}  # sent since the copy
 
@@ -237,17 +240,18 @@ class RayBackend(LocalAgents):
                 index, self._placed = self._placed // self.per_actor, self._placed + 1
                 while index >= len(self._shards):
                     self._shards.append(self._new_actor(len(self._shards)))
+                    self._keepers.append(self._keeper_class.remote())
                 self._shard_of[state["name"]] = index
-            self._snapshots[state["name"]] = state
             by_shard.setdefault(index, []).append(state)
         self._gather({i: self._shards[i].load.remote(s) for i, s in by_shard.items()})
+        self.ray.get([self._keepers[i].store.remote(s) for i, s in by_shard.items()])
         return [RemoteAgent(state["name"], self) for state in states]
 
     def remove(self, name: str) -> None:
         """Unload agent `name` from its actor, after sending pending deliveries; unknown: no-op."""
         index = self._shard_of.pop(name, None)
-        self._snapshots.pop(name, None)
         if index is not None:
+            self._keepers[index].forget.remote([name])
             self.flush()
             self._gather({index: self._shards[index].unload.remote([name])})
             # a replacement actor must not be replayed deliveries to an agent it lacks
@@ -333,10 +337,31 @@ class RayBackend(LocalAgents):
         return [found[name] for name in names]
 
     def snapshot(self) -> None:
-        """Copy every agent's state here (what a replacement actor is loaded with)."""
-        for state in self.all_states(list(self._shard_of)):
-            self._snapshots[state["name"]] = state
+        """Copy every agent's state to its shard's keeper (what a replacement is loaded with).
+
+        Actor to actor: the driver passes the reference to each shard's states on to its
+        keeper, and never holds the states themselves.
+        """
+        self.flush()
+        copies = {i: self._keepers[i].store.remote(shard.states.remote())
+                  for i, shard in enumerate(self._shards)}
+        for index, ref in copies.items():
+            try:
+                self.ray.get(ref)
+            except self.ray.exceptions.RayActorError as exc:  # a shard or its keeper died
+                self._recover_copy(index, exc)
         self._since_snapshot.clear()
+
+    def _recover_copy(self, index: int, error: BaseException) -> None:
+        """A copy failed: a dead shard is replaced from its keeper; a dead keeper, renewed."""
+        try:
+            self.ray.get(self._keepers[index].states.remote([]))
+        except self.ray.exceptions.RayActorError:  # the keeper is gone: a new one, filled
+            self._keepers[index] = self._keeper_class.remote()
+            self.ray.get(self._keepers[index].store.remote(self._shards[index].states.remote()))
+            return
+        self._replace(index, error)  # from the keeper's copy and the replay, then a new copy
+        self.ray.get(self._keepers[index].store.remote(self._shards[index].states.remote()))
 
     # --- steps ----------------------------------------------------------------------
 
@@ -437,8 +462,8 @@ class RayBackend(LocalAgents):
         with contextlib.suppress(Exception):  # it may be gone already
             self.ray.kill(self._shards[index], no_restart=True)
         shard = self._shards[index] = self._new_actor(index)
-        self.ray.get(shard.load.remote(
-            [self._snapshots[n] for n, i in self._shard_of.items() if i == index]))
+        names = [n for n, i in self._shard_of.items() if i == index]
+        self.ray.get(shard.load.remote(self._keepers[index].states.remote(names)))
         for kind, payload in self._since_snapshot.get(index, []):  # in the original order
             call = shard.deliver if kind == "deliver" else shard.everyone_accessible
             self.ray.get(call.remote(payload))
@@ -449,7 +474,7 @@ class RayBackend(LocalAgents):
 
     def close(self) -> None:
         """Kill every actor (one already gone is skipped); the backend then holds none."""
-        for shard in self._shards:
+        for actor in (*self._shards, *self._keepers):
             with contextlib.suppress(Exception):  # already gone
-                self.ray.kill(shard, no_restart=True)
-        self._shards = []
+                self.ray.kill(actor, no_restart=True)
+        self._shards, self._keepers = [], []

@@ -33,6 +33,34 @@ MEMORY_READABLE = frozenset({"retrieve", "retrieve_all", "retrieve_recent", "ret
                              "retrieve_last", "get_current_episode", "count"})
 
 
+class StateKeeper:
+    """The last state copies of one shard's agents, kept off the driver (a Ray actor).
+
+    The driver passes object references between a shard and its keeper, so the states
+    go from actor to actor and never through the driver's heap. Keepers are spread
+    over the cluster's nodes, away from their shards where it can, so that a node that
+    dies does not take an agent and its only copy together.
+    """
+
+    def __init__(self) -> None:
+        self.copies: dict[str, dict[str, Any]] = {}
+
+    def store(self, states: list[dict[str, Any]]) -> int:
+        """Keep these states (by agent name, replacing older copies); how many."""
+        for state in states:
+            self.copies[state["name"]] = state
+        return len(states)
+
+    def states(self, names: list[str]) -> list[dict[str, Any]]:
+        """The copies of the agents named (those it has)."""
+        return [self.copies[name] for name in names if name in self.copies]
+
+    def forget(self, names: list[str]) -> None:
+        """Drop the copies of the agents named."""
+        for name in names:
+            self.copies.pop(name, None)
+
+
 class AgentShard:
     """Several agents of one world, in one Ray actor (see the module doc)."""
 
