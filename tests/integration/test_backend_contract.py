@@ -98,3 +98,26 @@ def test_a_hung_agent_is_bounded_by_the_step_timeout(backend: str,
     timeouts = [f for f in failures if f["error_type"] == "StepTimeout"]
     assert timeouts and all(f["agent"] == "Agent4" for f in timeouts)
     assert metrics["parallel_timeouts"] + metrics["agents_skipped_busy"] >= 2
+
+
+def test_agents_created_from_specifications_where_the_world_runs(
+        backend: str, server: FakeLLMServer) -> None:
+    from pathlib import Path
+
+    folder = Path(__file__).parent.parent / "fixtures" / "personas"
+    files = sorted(folder.glob("*.agent.json"))
+    with TinyWorld("specified", seed=3, backend=backend) as world:
+        agents = world.add_agents_from_specifications(files)
+        names = [agent.name for agent in agents]
+        assert names == [a.name for a in world.agents] and len(names) == len(files)
+        # on Ray the driver never created them; on threads they are the local agents
+        assert all((name in TinyPerson.all_agents) == (backend == "threads") for name in names)
+        world.make_everyone_accessible()
+        world.broadcast("Would you pay for a faster train to work?")
+        world.run(2, parallelize=True)
+        assert world.get_parallel_metrics()["agent_turns_completed"] == 2 * len(files)
+        occupation = world.get_agent_by_name(names[0]).get("occupation")
+        assert occupation  # the persona came from the file
+        with pytest.raises(ValueError, match="unique"):
+            world.add_agents_from_specifications(files[:1])  # already there: none created
+        assert len(world.agents) == len(files)

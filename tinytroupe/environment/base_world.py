@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 from tinytroupe.agent import TinyPerson
 from tinytroupe.agent.display import show_world
+from tinytroupe.agent.persona import read_specification
 from tinytroupe.config import config_defaults, config_manager
 from tinytroupe.environment.checkpoint import (
     CheckpointError,
@@ -124,13 +125,34 @@ class BaseWorld(TimeUnits):
                 raise ValueError(f"Agent {agent.name!r} already belongs to the world "
                                  f"{other.name!r}; remove it there first "
                                  f"(world.remove_agent(agent)) or close that world.")
-        for agent in self._agents.place(agents):
+        self._register(self._agents.place(agents))
+        return self
+
+    def add_agents_from_specifications(self, specifications: list[Any]) -> list[Any]:
+        """Create agents from persona specifications where this world's agents live.
+
+        Each item is a TinyTroupe ``.agent.json`` path or its dict. On the Ray backend
+        the agents are created on the actors: the driver holds their handles, never
+        the agents. Raises ValueError, creating none, if a name is already in the
+        world (or twice in `specifications`). Returns the agents (handles on Ray).
+        """
+        specs = [read_specification(item) for item in specifications]
+        names = [spec["persona"]["name"] for spec in specs]
+        for name in names:
+            if name in self.name_to_agent or names.count(name) > 1:
+                raise ValueError(f"Agent names must be unique, but {name!r} is already in "
+                                 f"the environment {self.name!r} (or twice in the list).")
+        agents = self._agents.create(specs)
+        self._register(agents)
+        return agents
+
+    def _register(self, agents: list[Any]) -> None:
+        for agent in agents:
             self.agents.append(agent)
             self.name_to_agent[agent.name] = agent
             agent.environment = self
             agent._set_datetime(self.current_datetime)
         self._agents.prepare(self.agents)
-        return self
 
     def remove_agent(self, agent: TinyPerson) -> BaseWorld:
         """Remove `agent` (no error if it is not here); returns the world."""

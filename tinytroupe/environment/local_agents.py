@@ -40,6 +40,18 @@ class LocalAgents:
             raise
         return agents
 
+    def create(self, specifications: list[dict[str, Any]]) -> list[Any]:
+        """Agents created here from persona specifications; none stays if one fails."""
+        created: list[TinyPerson] = []
+        try:
+            for spec in specifications:
+                created.append(TinyPerson.load_specification(spec))
+        except BaseException:
+            for agent in created:
+                agent.unregister()
+            raise
+        return created
+
     def states(self, agents: list[Any]) -> list[dict[str, Any]]:
         """The complete state of each agent, in order."""
         return [agent.encode_complete_state() for agent in agents]

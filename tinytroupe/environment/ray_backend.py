@@ -120,15 +120,34 @@ class RayBackend(LocalAgents):
         for state in states:
             index = self._shard_of.get(state["name"])
             if index is None:
-                index, self._placed = self._placed // self.per_actor, self._placed + 1
-                while index >= len(self._shards):
-                    self._shards.append(self._new_actor(len(self._shards)))
-                    self._keepers.append(self._keeper_class.remote())
-                self._shard_of[state["name"]] = index
+                index = self._assign(state["name"])
             by_shard.setdefault(index, []).append(state)
         self._gather({i: self._shards[i].load.remote(s) for i, s in by_shard.items()})
         self.ray.get([self._keepers[i].store.remote(s) for i, s in by_shard.items()])
         return [RemoteAgent(state["name"], self) for state in states]
+
+    def create(self, specifications: list[dict[str, Any]]) -> list[Any]:
+        """Create agents on the actors from persona specifications; their handles.
+
+        The driver never holds the agents: each shard creates its share, and the states
+        for restarts go from the shard to its keeper by reference.
+        """
+        by_shard: dict[int, list[dict[str, Any]]] = {}
+        for spec in specifications:
+            index = self._assign(spec["persona"]["name"])
+            by_shard.setdefault(index, []).append(spec)
+        created = {i: self._shards[i].create.remote(s) for i, s in by_shard.items()}
+        self.ray.get([self._keepers[i].store.remote(ref) for i, ref in created.items()])
+        return [RemoteAgent(spec["persona"]["name"], self) for spec in specifications]
+
+    def _assign(self, name: str) -> int:
+        """The shard of a new agent named `name` (a new actor and keeper when one is full)."""
+        index, self._placed = self._placed // self.per_actor, self._placed + 1
+        while index >= len(self._shards):
+            self._shards.append(self._new_actor(len(self._shards)))
+            self._keepers.append(self._keeper_class.remote())
+        self._shard_of[name] = index
+        return index
 
     def remove(self, name: str) -> None:
         """Unload agent `name` from its actor, after sending pending deliveries; unknown: no-op."""

@@ -113,6 +113,23 @@ class AgentShard:
         self._ended.setdefault(token, threading.Event()).wait(_ABANDON_WAIT)
         self._ended.pop(token, None)
 
+    def create(self, specifications: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Create agents here from persona specifications; their complete states.
+
+        (The states go on to the shard's keeper; the driver passes the reference.)
+        """
+        created = []
+        try:
+            for spec in specifications:
+                created.append(TinyPerson.load_specification(spec))
+        except BaseException:
+            for agent in created:
+                agent.unregister()
+            raise
+        for agent in created:
+            self.agents[agent.name] = agent
+        return [agent.encode_complete_state() for agent in created]
+
     def unload(self, names: list[str]) -> None:
         """Forget the agents named (their names are freed in this worker); unknown: skipped."""
         for name in names:
