@@ -84,14 +84,16 @@ class RayBackend(LocalAgents):
                           ignore_reinit_error=True, **({} if address else {"num_cpus": 2}))
         self.world_name = world_name
         self.per_actor = config_manager.get("ray_agents_per_actor")
-        self._actor_class = self.ray.remote(AgentShard).options(num_cpus=0, max_concurrency=4)
+        # Shards and their keepers spread over the cluster's nodes (a keeper, where it
+        # can, on another node than its shard: one node lost never takes both).
+        self._actor_class = self.ray.remote(AgentShard).options(
+            num_cpus=0, max_concurrency=4, scheduling_strategy="SPREAD")
         self._ledger = self._limit_ledger()
         self._shards: list[Any] = []  # actor handles
         self._shard_of: dict[str, int] = {}
         self._placed = 0
         # The last state copies live in one StateKeeper actor per shard, not here.
-        self._keeper_class = self.ray.remote(StateKeeper).options(
-            num_cpus=0, scheduling_strategy="SPREAD")
+        self._keeper_class = self.ray.remote(StateKeeper)
         self._keepers: list[Any] = []
         self._pending: dict[int, list[tuple]] = {}  # deliveries not yet sent
         self._since_snapshot: dict[int, list[tuple[str, Any]]] = {}  # sent since the copy
@@ -145,7 +147,7 @@ class RayBackend(LocalAgents):
         index, self._placed = self._placed // self.per_actor, self._placed + 1
         while index >= len(self._shards):
             self._shards.append(self._new_actor(len(self._shards)))
-            self._keepers.append(self._keeper_class.remote())
+            self._keepers.append(self._new_keeper(len(self._shards) - 1))
         self._shard_of[name] = index
         return index
 
@@ -164,6 +166,17 @@ class RayBackend(LocalAgents):
     def _new_actor(self, index: int) -> Any:
         return self._actor_class.remote(f"{self.world_name}-shard-{index}",
                                         config_manager.as_dict(), self._ledger)
+
+    def _new_keeper(self, index: int) -> Any:
+        """A keeper for shard `index`, on another node than the shard where there is one."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        shard_node = self.ray.get(self._shards[index].node_id.remote())
+        others = sorted(n["NodeID"] for n in self.ray.nodes()
+                        if n.get("Alive") and n["NodeID"] != shard_node)
+        strategy: Any = (NodeAffinitySchedulingStrategy(others[index % len(others)], soft=False)
+                         if others else "SPREAD")
+        return self._keeper_class.options(num_cpus=0, scheduling_strategy=strategy).remote()
 
     def _limit_ledger(self) -> RayLedger | None:
         """The cluster's one `LimitLedger` for the configured per-minute limits, if any.
@@ -259,7 +272,7 @@ class RayBackend(LocalAgents):
         try:
             self.ray.get(self._keepers[index].states.remote([]))
         except self.ray.exceptions.RayActorError:  # the keeper is gone: a new one, filled
-            self._keepers[index] = self._keeper_class.remote()
+            self._keepers[index] = self._new_keeper(index)
             self.ray.get(self._keepers[index].store.remote(self._shards[index].states.remote()))
             return
         self._replace(index, error)  # from the keeper's copy and the replay, then a new copy

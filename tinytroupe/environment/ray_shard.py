@@ -130,6 +130,12 @@ class AgentShard:
             self.agents[agent.name] = agent
         return [agent.encode_complete_state() for agent in created]
 
+    def node_id(self) -> str:
+        """The Ray node this actor runs on (to place its keeper elsewhere)."""
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
+
     def unload(self, names: list[str]) -> None:
         """Forget the agents named (their names are freed in this worker); unknown: skipped."""
         for name in names:
