@@ -8,9 +8,31 @@ world calls only these methods, so it has no backend-specific branches.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from tinytroupe.agent import TinyPerson
+
+
+@contextmanager
+def all_or_nothing() -> Iterator[list[TinyPerson]]:
+    """A list for the agents a block creates: if the block fails, they are unregistered."""
+    created: list[TinyPerson] = []
+    try:
+        yield created
+    except BaseException:
+        for agent in created:
+            agent.unregister()
+        raise
+
+
+def create_agents(specifications: list[dict[str, Any]]) -> list[TinyPerson]:
+    """Agents from persona specifications (`TinyPerson.load_specification`), all or none."""
+    with all_or_nothing() as created:
+        for spec in specifications:
+            created.append(TinyPerson.load_specification(spec))
+    return created
 
 
 class LocalAgents:
@@ -25,32 +47,19 @@ class LocalAgents:
 
         Nothing stays registered if one of them fails to restore.
         """
-        created: list[TinyPerson] = []
         agents = []
-        try:
+        with all_or_nothing() as created:
             for state in states:
                 agent = TinyPerson.all_agents.get(state["name"])
                 if agent is None:
                     agent = TinyPerson(state["name"])
                     created.append(agent)
                 agents.append(agent.decode_complete_state(state))
-        except BaseException:
-            for agent in created:
-                agent.unregister()
-            raise
         return agents
 
     def create(self, specifications: list[dict[str, Any]]) -> list[Any]:
         """Agents created here from persona specifications; none stays if one fails."""
-        created: list[TinyPerson] = []
-        try:
-            for spec in specifications:
-                created.append(TinyPerson.load_specification(spec))
-        except BaseException:
-            for agent in created:
-                agent.unregister()
-            raise
-        return created
+        return create_agents(specifications)
 
     def states(self, agents: list[Any]) -> list[dict[str, Any]]:
         """The complete state of each agent, in order."""

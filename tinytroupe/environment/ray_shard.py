@@ -18,6 +18,7 @@ from tinytroupe.agent import TinyPerson
 from tinytroupe.clients.cluster_limits import LeasedGate
 from tinytroupe.clients.limits import install_gate
 from tinytroupe.config import config_manager
+from tinytroupe.environment.local_agents import create_agents
 from tinytroupe.environment.parallel import AgentTurn, ParallelRunner
 
 #: Seconds `abandon` waits for the abandoned `act` call to stop waiting.
@@ -118,14 +119,7 @@ class AgentShard:
 
         (The states go on to the shard's keeper; the driver passes the reference.)
         """
-        created = []
-        try:
-            for spec in specifications:
-                created.append(TinyPerson.load_specification(spec))
-        except BaseException:
-            for agent in created:
-                agent.unregister()
-            raise
+        created = create_agents(specifications)
         for agent in created:
             self.agents[agent.name] = agent
         return [agent.encode_complete_state() for agent in created]
