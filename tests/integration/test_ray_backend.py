@@ -47,7 +47,8 @@ def test_same_scenario_same_transcript_on_threads_and_on_ray(llm_over_http: Fake
     assert on_ray["memory"] == threads["memory"]
     assert on_ray["state"] == threads["state"]
     keys = ("total_parallel_steps", "agent_turns_completed", "parallel_errors",
-            "parallel_timeouts", "agents_skipped_busy")
+            "parallel_timeouts", "agents_skipped_busy", "llm_calls", "prompt_tokens",
+            "completion_tokens")  # the actors' LLM usage is reported to the driver
     assert {k: on_ray["metrics"][k] for k in keys} == {k: threads["metrics"][k] for k in keys}
     assert set(on_ray["metrics"]) == set(threads["metrics"])
 

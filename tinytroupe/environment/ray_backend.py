@@ -32,6 +32,7 @@ from typing import Any
 
 from tinytroupe.agent import TinyPerson
 from tinytroupe.clients.cluster_limits import LimitLedger
+from tinytroupe.clients.usage import UsageSnapshot
 from tinytroupe.config import ConfigError, config_manager
 from tinytroupe.environment.local_agents import LocalAgents
 from tinytroupe.environment.outcome import AgentFailure, BatchOutcome
@@ -95,6 +96,7 @@ class RayBackend(LocalAgents):
         # The last state copies live in one StateKeeper actor per shard, not here.
         self._keeper_class = self.ray.remote(StateKeeper)
         self._keepers: list[Any] = []
+        self.last_step_usage = UsageSnapshot()  # the actors' LLM usage in the last step
         self._pending: dict[int, list[tuple]] = {}  # deliveries not yet sent
         self._since_snapshot: dict[int, list[tuple[str, Any]]] = {}  # sent since the copy
 
@@ -251,6 +253,11 @@ class RayBackend(LocalAgents):
                  for state in states}
         return [found[name] for name in names]
 
+    def remote_usage(self) -> UsageSnapshot:
+        """The LLM usage of the last step's turns, made in the actors' processes."""
+        used, self.last_step_usage = self.last_step_usage, UsageSnapshot()
+        return used
+
     def snapshot(self) -> None:
         """Copy every agent's state to its shard's keeper (what a replacement is loaded with).
 
@@ -295,7 +302,8 @@ class RayBackend(LocalAgents):
                   ) -> BatchOutcome:
         """Every actor acts its share of `agents` at once; results in `agents`' order.
 
-        `on_turn_done` is called once per agent when its actor has answered.
+        `on_turn_done` is called once per agent when its actor has answered. The LLM
+        usage the actors report for the step is in `last_step_usage` (see `remote_usage`).
         """
         start = time.perf_counter()
         self.flush()
@@ -315,6 +323,7 @@ class RayBackend(LocalAgents):
             raise
         answers: dict[str, dict] = {}
         outcome = BatchOutcome(timeout=config_manager.get("parallel_execution_timeout"))
+        self.last_step_usage = UsageSnapshot()
         for index, ref in refs.items():
             try:
                 if ref not in ready:
@@ -332,6 +341,7 @@ class RayBackend(LocalAgents):
             outcome.failures += [AgentFailure(**f) for f in answer["failures"]]
             outcome.tracebacks.update(answer["tracebacks"])
             outcome.agent_seconds += answer["agent_seconds"]
+            self.last_step_usage.add(answer["usage"])
             answers.update(answer["results"])
             for _name in names_by_shard[index] if on_turn_done is not None else ():
                 on_turn_done()

@@ -17,6 +17,7 @@ from typing import Any
 from tinytroupe.agent import TinyPerson
 from tinytroupe.clients.cluster_limits import LeasedGate
 from tinytroupe.clients.limits import install_gate
+from tinytroupe.clients.usage import usage
 from tinytroupe.config import config_manager
 from tinytroupe.environment.local_agents import create_agents
 from tinytroupe.environment.parallel import AgentTurn, ParallelRunner
@@ -93,11 +94,13 @@ class AgentShard:
         self.configure(config)
         turns = {name: AgentTurn(self.agents[name]) for name in names}
         ended = self._ended.setdefault(token, threading.Event())
+        before = usage.snapshot()  # this process's LLM usage: the driver cannot see it
         try:
             outcome = self.runner.run(turns, step, token=token)
         finally:
             ended.set()
-        return {"results": outcome.results,
+        return {"usage": usage.snapshot().minus(before).as_dict(),
+                "results": outcome.results,
                 "failures": [f.as_dict() for f in outcome.failures],
                 "tracebacks": outcome.tracebacks, "timed_out": outcome.timed_out,
                 "skipped_busy": outcome.skipped_busy, "cancelled": outcome.cancelled,

@@ -85,6 +85,9 @@ class TinyWorld(BaseWorld):
             return super()._step(timedelta_per_step, randomize_agents_order, parallelize)
         finally:
             used = usage.snapshot().minus(before)
+            remote = self._agents.remote_usage()  # on Ray: what the actors' clients did
+            if remote is not None:
+                used.add(remote.as_dict())
             self._accounting.metrics.record_step_usage(step, bool(parallelize), used,
                                                        estimated_cost(used))
 
