@@ -29,15 +29,12 @@ from collections import OrderedDict
 from typing import Any
 
 from tinytroupe import clients as _clients
-from tinytroupe.clients.errors import LLMRequestError
 from tinytroupe.clients.limits import shared_gate
 from tinytroupe.clients.openai_client import (
-    _RETRYABLE_STATUS,
     OpenAICompatibleClient,
-    _excerpt,
-    _retry_after_seconds,
-    _Retryable,
     _token_count,
+    answer_json,
+    not_a,
 )
 from tinytroupe.clients.usage import usage
 from tinytroupe.config import config_manager
@@ -168,19 +165,8 @@ class _EmbeddingsEndpoint(OpenAICompatibleClient):
 def _vectors_from(status: int, retry_after: str | None, body: bytes, url: str,
                   count: int) -> tuple[list[list[float]], int | None]:
     """The vectors of an embeddings answer and its reported prompt tokens (None: not given)."""
-    if status != 200:
-        message = f"{url} answered HTTP {status}: {_excerpt(body)}"
-        if status in _RETRYABLE_STATUS:
-            raise _Retryable(message, status=status,
-                             retry_after=_retry_after_seconds(retry_after))
-        raise LLMRequestError(message, status=status)
+    data = answer_json(status, retry_after, body, url, "an embeddings list")
     try:
-        data = json.loads(body)
-        error = data.get("error") if isinstance(data, dict) else None
-        if error:
-            text = error.get("message", error) if isinstance(error, dict) else error
-            raise _Retryable(f"{url} answered an error: {clean_text(str(text))[:300]}",
-                             status=status)
         items = data["data"]
         if not isinstance(items, list) or len(items) != count:
             raise ValueError(f"expected {count} embeddings")
@@ -189,12 +175,8 @@ def _vectors_from(status: int, retry_after: str | None, body: bytes, url: str,
         vectors = [_checked_vector(item["embedding"]) for item in items]
         if len({len(v) for v in vectors}) > 1:
             raise ValueError("embeddings of different lengths")
-    except _Retryable:
-        raise
     except (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError) as exc:
-        kind = "nested too deeply" if isinstance(exc, RecursionError) else type(exc).__name__
-        raise _Retryable(f"{url} answered a body that is not an embeddings list: {kind}",
-                         status=status) from None
+        raise not_a(url, "an embeddings list", status, exc) from None
     used = data.get("usage")
     tokens = _token_count(used.get("prompt_tokens")) if isinstance(used, dict) else None
     return vectors, tokens

@@ -279,8 +279,13 @@ def request_body(model: str, messages: list[dict[str, Any]],
     return body
 
 
-def _completion_from(status: int, retry_after: str | None, body: bytes, url: str,
-                     prompt_estimate: int = 0) -> Completion:
+def answer_json(status: int, retry_after: str | None, body: bytes, url: str, what: str
+                ) -> Any:
+    """The parsed JSON of an endpoint's answer (`what` it should be, for messages).
+
+    Raises for an error status (`_Retryable` when worth another attempt), a body that is
+    not JSON, or an error object in a 200 answer (some gateways send one).
+    """
     if status != 200:
         message = f"{url} answered HTTP {status}: {_excerpt(body)}"
         if status in _RETRYABLE_STATUS:
@@ -288,18 +293,32 @@ def _completion_from(status: int, retry_after: str | None, body: bytes, url: str
                              retry_after=_retry_after_seconds(retry_after))
         raise LLMRequestError(message, status=status)
     try:
-        data = json.loads(body)  # the content is cleaned below; its JSON, by the caller
-        error = data.get("error") if isinstance(data, dict) else None
-        if error:  # some gateways answer 200 with an error object
-            text = error.get("message", error) if isinstance(error, dict) else error
-            raise _Retryable(f"{url} answered an error: {str(text)[:300]}", status=status)
+        data = json.loads(body)  # strings in it are cleaned by whoever uses them
+    except (ValueError, RecursionError) as exc:
+        raise not_a(url, what, status, exc) from None
+    error = data.get("error") if isinstance(data, dict) else None
+    if error:
+        text = error.get("message", error) if isinstance(error, dict) else error
+        raise _Retryable(f"{url} answered an error: {clean_text(str(text))[:300]}",
+                         status=status)
+    return data
+
+
+def not_a(url: str, what: str, status: int, error: BaseException) -> _Retryable:
+    """The retryable error for an answer whose body is not `what` it should be."""
+    kind = "nested too deeply" if isinstance(error, RecursionError) else type(error).__name__
+    return _Retryable(f"{url} answered a body that is not {what}: {kind}", status=status)
+
+
+def _completion_from(status: int, retry_after: str | None, body: bytes, url: str,
+                     prompt_estimate: int = 0) -> Completion:
+    data = answer_json(status, retry_after, body, url, "a chat completion")
+    try:
         content = data["choices"][0]["message"]["content"]
         if content is not None and not isinstance(content, str):
             raise TypeError("content is not a string")
     except (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError) as exc:
-        kind = "nested too deeply" if isinstance(exc, RecursionError) else type(exc).__name__
-        raise _Retryable(f"{url} answered a body that is not a chat completion: {kind}",
-                         status=status) from None
+        raise not_a(url, "a chat completion", status, exc) from None
     content = clean_text(content or "")
     used = data.get("usage")
     used = used if isinstance(used, dict) else {}
