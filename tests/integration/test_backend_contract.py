@@ -121,3 +121,30 @@ def test_agents_created_from_specifications_where_the_world_runs(
         with pytest.raises(ValueError, match="unique"):
             world.add_agents_from_specifications(files[:1])  # already there: none created
         assert len(world.agents) == len(files)
+
+
+def test_people_generated_by_a_factory_where_the_world_runs(
+        backend: str, server: FakeLLMServer) -> None:
+    from tinytroupe.factory import TinyPersonFactory
+
+    factory = TinyPersonFactory("Commuters asked about a night bus.", simulation_id="buses")
+    with TinyWorld("generated", seed=3, backend=backend) as world:
+        people = world.add_agents_from_factory(factory, 5, agent_particularities="Lisbon",
+                                               attempts=2)
+        names = [person.name for person in people]
+        assert names == [a.name for a in world.agents] and len(names) == 5
+        assert len(set(names)) == 5
+        assert factory.generated_names == names and len(factory.generated_minibios) == 5
+        # on Ray the people were born on the actors; on threads they are local agents
+        assert all((name in TinyPerson.all_agents) == (backend == "threads") for name in names)
+        assert all(world.get_agent_by_name(name).get("occupation") for name in names)
+        more = world.add_agents_from_factory(factory, 2)  # a second batch: new names again
+        # a second factory (same context, so the model proposes the same names first)
+        twin = TinyPersonFactory("Commuters asked about a night bus.", simulation_id="twin")
+        more += world.add_agents_from_factory(twin, 3)
+        assert len({a.name for a in world.agents}) == len(world.agents) == 10
+        world.make_everyone_accessible()
+        world.broadcast("Would you take a night bus home?")
+        world.run(1, parallelize=True)
+        assert world.get_parallel_metrics()["agent_turns_completed"] == 10
+    assert factory.get_parallel_metrics()["agent_turns_completed"] == 7

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import threading
 import time
 
@@ -96,6 +99,40 @@ def test_an_actor_killed_mid_step_is_replaced_and_nothing_delivered_is_lost(
         assert "Before anything else: the bridge is closed." in heard  # restored, not lost
         step_one = [e for e in world.transcript if e["step"] == 1 and e["target"] == "Agent1"]
         assert all(e["content"] in heard for e in step_one)
+
+
+def test_a_frozen_actor_is_bounded_by_the_step_timeout_and_replaced(
+        llm_over_http: FakeLLMServer) -> None:
+    """A stopped process (SIGSTOP: alive to Ray, answering nothing) fails only its agents."""
+    timeout = 2.0
+    config_manager.set("ray_agents_per_actor", 3)  # Agent0-2 | Agent3-5
+    config_manager.set("parallel_execution_timeout", timeout)
+    agents = [TinyPerson(f"Agent{i}") for i in range(6)]
+    with TinyWorld("frozen", agents, seed=5, backend="ray") as world:
+        world.make_everyone_accessible()
+        world.broadcast("The ferry timetable changes next week.")
+        world.run(1, parallelize=True)
+        frozen = world._agents.shard_handles()[1]
+        pid = ray.get(frozen.__ray_call__.remote(lambda _: os.getpid()))
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            second = world.run(1, parallelize=True, return_actions=True)[0]
+            elapsed = time.monotonic() - started
+        finally:
+            with contextlib.suppress(ProcessLookupError):  # replaced: killed already
+                os.kill(pid, signal.SIGCONT)
+        assert elapsed <= timeout + 5.0 + 2.0  # the step timeout, the grace, the slack
+        assert set(second) == {"Agent0", "Agent1", "Agent2"}
+        failures = world.get_agent_failures()
+        assert {(f["agent"], f["error_type"]) for f in failures} == {
+            (f"Agent{i}", "ActorFailure") for i in (3, 4, 5)}
+        assert world._agents.shard_handles()[1] != frozen  # replaced by a new actor
+        third = world.run(1, parallelize=True, return_actions=True)[0]
+        assert set(third) == {a.name for a in world.agents}  # its agents act again
+        heard = [s["content"] for e in world.get_agent_by_name("Agent4").episodic_memory
+                 .retrieve_all() if e["role"] == "user" for s in e["content"]["stimuli"]]
+        assert "The ferry timetable changes next week." in heard
 
 
 def test_a_checkpointed_ray_world_resumes_with_its_agents_state(tmp_path) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from tinytroupe import config_manager, control
 from tinytroupe.agent import TinyPerson
+from tinytroupe.agent.contacts import AgentRef
 from tinytroupe.clients import Completion, OfflineClient
 from tinytroupe.factory import PersonGenerationError, TinyPersonFactory
 
@@ -31,6 +32,18 @@ def test_people_are_valid_unique_and_reproducible(parallelize: bool, tmp_path) -
         path = tmp_path / f"p{i}.agent.json"
         path.write_text(json.dumps({"type": "TinyPerson", "persona": persona}))
         assert TinyPerson.load_specification(path)._persona == persona
+
+
+def test_unique_names_avoid_the_process_the_factory_and_names_given() -> None:
+    factory = TinyPersonFactory(CONTEXT)
+    TinyPerson("Ana Rossi")
+    assert factory.unique_name("Ana Rossi") == "Ana Rossi 2"  # taken in the process
+    factory.record_person(AgentRef("Remote One"), "a person on a Ray actor")
+    assert factory.unique_name("Remote One") == "Remote One 2"  # made by this factory
+    assert factory.unique_name("Bo Li", taken={"Bo Li", "Bo Li 2"}) == "Bo Li 3"
+    batch = factory.plan_batch(2, existing=["Zed Remote"])  # e.g. a Ray world's agents
+    for request in batch.requests.values():
+        assert request["existing"][-1] == "Zed Remote" and "Ana Rossi" in request["existing"]
 
 
 def test_generate_person_avoids_names_already_in_the_process() -> None:

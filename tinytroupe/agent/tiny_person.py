@@ -14,7 +14,7 @@ import copy
 import logging
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 from tinytroupe import sanitize
@@ -122,10 +122,13 @@ class TinyPerson(PersonaDefinition, Contacts, Inspection):
         return list(TinyPerson.all_agents)
 
     @classmethod
-    def free_name(cls, name: str) -> str:
-        """`name`, or `name` with the first free numeric suffix ("Ana 2")."""
+    def free_name(cls, name: str, also_taken: Callable[[str], bool] | None = None) -> str:
+        """`name`, or `name` with the first free numeric suffix ("Ana 2").
+
+        Free means not registered in this process, and not `also_taken(name)` if given.
+        """
         unique, k = name, 1
-        while unique in cls.all_agents:
+        while unique in cls.all_agents or (also_taken is not None and also_taken(unique)):
             k += 1
             unique = f"{name} {k}"
         return unique

@@ -146,6 +146,23 @@ class BaseWorld(TimeUnits):
         self._register(agents)
         return agents
 
+    def add_agents_from_factory(self, factory: Any, number_of_people: int | None = None,
+                                agent_particularities: str | None = None,
+                                post_processing_func: Any = None,
+                                **sampling_args: Any) -> list[Any]:
+        """Generate people with `factory` where this world's agents live, and add them.
+
+        Arguments as `TinyPersonFactory.generate_people` (temperature, attempts, ...).
+        On the Ray backend each actor generates and keeps its share of the people (the
+        driver holds handles, never the agents); names are unique in the world, the
+        factory and this process. People that fail are left out and recorded in the
+        factory (`factory.get_failures()`). Returns the people added, in request order.
+        """
+        agents = self._agents.generate(factory, number_of_people, agent_particularities,
+                                       post_processing_func, sampling_args)
+        self._register(agents)
+        return agents
+
     def _register(self, agents: list[Any]) -> None:
         for agent in agents:
             self.agents.append(agent)

@@ -61,6 +61,14 @@ class LocalAgents:
         """Agents created here from persona specifications; none stays if one fails."""
         return create_agents(specifications)
 
+    def generate(self, factory: Any, number_of_people: int | None,
+                 agent_particularities: str | None, post_processing_func: Any,
+                 sampling_args: dict[str, Any]) -> list[Any]:
+        """People generated here by `factory` (`generate_people`)."""
+        return factory.generate_people(number_of_people, agent_particularities,
+                                       post_processing_func=post_processing_func,
+                                       **sampling_args)
+
     def states(self, agents: list[Any]) -> list[dict[str, Any]]:
         """The complete state of each agent, in order."""
         return [agent.encode_complete_state() for agent in agents]

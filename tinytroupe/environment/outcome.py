@@ -64,3 +64,20 @@ class BatchOutcome:
     idle_wait_seconds: float | None = None
     steps_ahead: int = 0  # dependency-driven steps: how far the furthest agent ran ahead
     talks_dropped: int = 0  # dependency-driven steps: TALKs to non-contacts
+
+    def as_plain(self) -> dict[str, Any]:
+        """The batch's results and counts as plain data (what a Ray actor sends back)."""
+        return {"results": self.results, "failures": [f.as_dict() for f in self.failures],
+                "tracebacks": self.tracebacks, "timed_out": self.timed_out,
+                "skipped_busy": self.skipped_busy, "cancelled": self.cancelled,
+                "agent_seconds": self.agent_seconds}
+
+    def add_plain(self, part: dict[str, Any]) -> None:
+        """Merge in another batch's `as_plain()` (one actor's share of a step)."""
+        self.results.update(part["results"])
+        self.failures += [AgentFailure(**f) for f in part["failures"]]
+        self.tracebacks.update(part["tracebacks"])
+        self.timed_out += part["timed_out"]
+        self.skipped_busy += part["skipped_busy"]
+        self.cancelled += part["cancelled"]
+        self.agent_seconds += part["agent_seconds"]

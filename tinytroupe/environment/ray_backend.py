@@ -31,12 +31,12 @@ import uuid
 from typing import Any
 
 from tinytroupe.agent import TinyPerson
-from tinytroupe.clients.cluster_limits import LimitLedger
 from tinytroupe.clients.usage import UsageSnapshot
-from tinytroupe.config import ConfigError, config_manager
+from tinytroupe.config import config_manager
 from tinytroupe.environment.local_agents import LocalAgents
 from tinytroupe.environment.outcome import AgentFailure, BatchOutcome
 from tinytroupe.environment.parallel import wait_in_slices
+from tinytroupe.environment.ray_cluster import import_ray, limit_ledger, node_other_than
 from tinytroupe.environment.ray_handles import RemoteAgent
 from tinytroupe.environment.ray_shard import AgentShard, StateKeeper
 
@@ -44,30 +44,6 @@ logger = logging.getLogger("tinytroupe")
 
 #: Seconds the driver waits beyond the step timeout for actors to answer.
 _GRACE = 5.0
-
-
-def import_ray() -> Any:
-    """The `ray` module; raises `ConfigError` (with the install hint) if Ray is missing."""
-    try:
-        import ray
-    except ImportError:
-        raise ConfigError("EXECUTION_BACKEND=ray needs Ray, which is not installed: "
-                          "pip install 'tinytroupe[ray]' (or use EXECUTION_BACKEND=threads)",
-                          key="EXECUTION_BACKEND", value="ray") from None
-    return ray
-
-
-class RayLedger:
-    """Calls the cluster's `LimitLedger` actor: what a `LeasedGate` on an actor uses."""
-
-    def __init__(self, actor: Any) -> None:
-        self.actor = actor
-
-    def __call__(self, method: str, *args: Any) -> Any:
-        """``ledger.method(*args)``, waited for (a lease is small and local)."""
-        import ray
-
-        return ray.get(getattr(self.actor, method).remote(*args))
 
 
 class RayBackend(LocalAgents):
@@ -87,9 +63,8 @@ class RayBackend(LocalAgents):
         self.per_actor = config_manager.get("ray_agents_per_actor")
         # Shards and their keepers spread over the cluster's nodes (a keeper, where it
         # can, on another node than its shard: one node lost never takes both).
-        self._actor_class = self.ray.remote(AgentShard).options(
-            num_cpus=0, max_concurrency=4, scheduling_strategy="SPREAD")
-        self._ledger = self._limit_ledger()
+        self._actor_class = self.ray.remote(AgentShard)
+        self._ledger = limit_ledger(self.ray)
         self._shards: list[Any] = []  # actor handles
         self._shard_of: dict[str, int] = {}
         self._placed = 0
@@ -146,12 +121,72 @@ class RayBackend(LocalAgents):
 
     def _assign(self, name: str) -> int:
         """The shard of a new agent named `name` (a new actor and keeper when one is full)."""
+        index = self._shard_of[name] = self._next_shard()
+        return index
+
+    def _next_shard(self) -> int:
+        """The shard the next new agent goes to (a new actor and keeper when one is full)."""
         index, self._placed = self._placed // self.per_actor, self._placed + 1
         while index >= len(self._shards):
             self._shards.append(self._new_actor(len(self._shards)))
             self._keepers.append(self._new_keeper(len(self._shards) - 1))
-        self._shard_of[name] = index
         return index
+
+    def generate(self, factory: Any, number_of_people: int | None,
+                 agent_particularities: str | None, post_processing_func: Any,
+                 sampling_args: dict[str, Any]) -> list[Any]:
+        """People from `factory`, generated and created on the actors; their handles.
+
+        The factory plans the batch here (one call at most); each actor then makes its
+        share of the people concurrently, under the step timeout, and keeps them. Names
+        are made unique here, against this world and the factory; the people that
+        failed are left out and recorded in the factory (`get_failures()`).
+        """
+        batch = factory.plan_batch(number_of_people, agent_particularities,
+                                   existing=self._shard_of, **sampling_args)
+        keys_by_shard: dict[int, list[str]] = {}
+        for key in batch.requests:
+            keys_by_shard.setdefault(self._next_shard(), []).append(key)
+        outcome = self._on_shards(keys_by_shard, batch.number, lambda shard, keys, config, token:
+                                  shard.generate.remote(batch.part(keys), config, token))
+        factory.record_batch(outcome, batch.number)
+        self.last_step_usage = UsageSnapshot()  # the factory's calls, not a step's
+        taken = set(self._shard_of)
+        names: dict[int, dict[str, str]] = {}
+        for index, keys in keys_by_shard.items():
+            for key in (k for k in keys if k in outcome.results):
+                name = factory.unique_name(outcome.results[key], taken)
+                taken.add(name)
+                names.setdefault(index, {})[key] = name
+        minibios = self._admit_born(names, post_processing_func)
+        people = {}
+        for index, born in names.items():
+            for (key, name), minibio in zip(born.items(), minibios[index], strict=True):
+                self._shard_of[name] = index
+                people[key] = RemoteAgent(name, self)
+                factory.record_person(people[key], minibio)
+        return [people[key] for key in batch.requests if key in people]
+
+    def _admit_born(self, names: dict[int, dict[str, str]], post_processing: Any
+                    ) -> dict[int, list[str]]:
+        """Each shard creates its generated people under `names`; their minibios by shard.
+
+        All or none: if one shard fails, the people the others created are unloaded.
+        """
+        admitted = {i: self._shards[i].admit.options(num_returns=2).remote(born, post_processing)
+                    for i, born in names.items()}
+        minibios, error = {}, None
+        for index, (minibios_ref, states_ref) in admitted.items():
+            try:
+                minibios[index] = self.ray.get(minibios_ref)
+                self._keepers[index].store.remote(states_ref)
+            except Exception as exc:  # undone below, then raised
+                error = error or exc
+        if error is not None:
+            for index in minibios:
+                self.ray.get(self._shards[index].unload.remote(list(names[index].values())))
+            raise error
+        return minibios
 
     def remove(self, name: str) -> None:
         """Unload agent `name` from its actor, after sending pending deliveries; unknown: no-op."""
@@ -165,36 +200,18 @@ class RayBackend(LocalAgents):
                 (kind, [c for c in payload if c[0] != name] if kind == "deliver" else payload)
                 for kind, payload in self._since_snapshot.get(index, [])]
 
-    def _new_actor(self, index: int) -> Any:
-        return self._actor_class.remote(f"{self.world_name}-shard-{index}",
-                                        config_manager.as_dict(), self._ledger)
+    def _new_actor(self, index: int, away_from: str | None = None) -> Any:
+        """A shard actor (spread; not on node `away_from`, if given and there is another)."""
+        where = "SPREAD" if away_from is None else node_other_than(self.ray, away_from, index)
+        return self._actor_class.options(
+            num_cpus=0, max_concurrency=4, scheduling_strategy=where).remote(
+            f"{self.world_name}-shard-{index}", config_manager.as_dict(), self._ledger)
 
     def _new_keeper(self, index: int) -> Any:
         """A keeper for shard `index`, on another node than the shard where there is one."""
-        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
         shard_node = self.ray.get(self._shards[index].node_id.remote())
-        others = sorted(n["NodeID"] for n in self.ray.nodes()
-                        if n.get("Alive") and n["NodeID"] != shard_node)
-        strategy: Any = (NodeAffinitySchedulingStrategy(others[index % len(others)], soft=False)
-                         if others else "SPREAD")
-        return self._keeper_class.options(num_cpus=0, scheduling_strategy=strategy).remote()
-
-    def _limit_ledger(self) -> RayLedger | None:
-        """The cluster's one `LimitLedger` for the configured per-minute limits, if any.
-
-        A named actor: every world (and driver) of the cluster with the same limits
-        shares it, so the limits hold for all of them together.
-        """
-        requests = config_manager.get("max_requests_per_minute")
-        tokens = config_manager.get("max_tokens_per_minute")
-        if not (requests or tokens):
-            return None
-        window = config_manager.get("rate_limit_window_seconds")
-        actor = self.ray.remote(LimitLedger).options(
-            name=f"tinytroupe-limits-{requests}-{tokens}-{window}", namespace="tinytroupe",
-            get_if_exists=True, num_cpus=0, max_concurrency=64)
-        return RayLedger(actor.remote(requests, tokens, window))
+        return self._keeper_class.options(
+            num_cpus=0, scheduling_strategy=node_other_than(self.ray, shard_node, index)).remote()
 
     # --- deliveries -----------------------------------------------------------------
 
@@ -305,15 +322,29 @@ class RayBackend(LocalAgents):
         `on_turn_done` is called once per agent when its actor has answered. The LLM
         usage the actors report for the step is in `last_step_usage` (see `remote_usage`).
         """
-        start = time.perf_counter()
         self.flush()
-        config = config_manager.as_dict()
         names_by_shard: dict[int, list[str]] = {}
         for agent in agents:
             names_by_shard.setdefault(self._shard_of[agent.name], []).append(agent.name)
+        outcome = self._on_shards(names_by_shard, step, lambda shard, names, config, token:
+                                  shard.act.remote(names, step, config, token), on_turn_done)
+        outcome.results = {a.name: outcome.results[a.name] for a in agents
+                           if a.name in outcome.results}
+        return outcome
+
+    def _on_shards(self, work: dict[int, list[str]], step: int, call: Any,
+                   on_done: Any = None) -> BatchOutcome:
+        """``call(shard, keys, config, token)`` on each shard of `work` at once; the outcome.
+
+        Waits at most the step timeout plus the grace period. A shard that fails or does
+        not answer is replaced, and each of its keys is an `ActorFailure`; `on_done` is
+        called once per key answered. Results are merged, in no particular order.
+        """
+        start = time.perf_counter()
+        config = config_manager.as_dict()
         token = uuid.uuid4().hex
-        refs = {index: self._shards[index].act.remote(names, step, config, token)
-                for index, names in names_by_shard.items()}
+        refs = {index: call(self._shards[index], keys, config, token)
+                for index, keys in work.items()}
         timeout = config_manager.get("parallel_execution_timeout") + _GRACE
         try:
             ready = self._wait(list(refs.values()), timeout)
@@ -321,7 +352,6 @@ class RayBackend(LocalAgents):
             abandoned = [shard.abandon.remote(token) for shard in self._shards]
             self.ray.wait(abandoned, num_returns=len(abandoned), timeout=_GRACE)
             raise
-        answers: dict[str, dict] = {}
         outcome = BatchOutcome(timeout=config_manager.get("parallel_execution_timeout"))
         self.last_step_usage = UsageSnapshot()
         for index, ref in refs.items():
@@ -329,23 +359,16 @@ class RayBackend(LocalAgents):
                 if ref not in ready:
                     raise TimeoutError(f"actor did not answer within {timeout} s")
                 answer = self.ray.get(ref)
-            except Exception as exc:  # an actor lost: its agents' turns fail
+            except Exception as exc:  # an actor lost: its keys fail
                 self._replace(index, exc)
-                for name in names_by_shard[index]:
-                    outcome.failures.append(AgentFailure(step, name, "ActorFailure",
+                for key in work[index]:
+                    outcome.failures.append(AgentFailure(step, key, "ActorFailure",
                                                          f"{type(exc).__name__}: {exc}"))
                 continue
-            outcome.timed_out += answer["timed_out"]
-            outcome.skipped_busy += answer["skipped_busy"]
-            outcome.cancelled += answer["cancelled"]
-            outcome.failures += [AgentFailure(**f) for f in answer["failures"]]
-            outcome.tracebacks.update(answer["tracebacks"])
-            outcome.agent_seconds += answer["agent_seconds"]
-            self.last_step_usage.add(answer["usage"])
-            answers.update(answer["results"])
-            for _name in names_by_shard[index] if on_turn_done is not None else ():
-                on_turn_done()
-        outcome.results = {a.name: answers[a.name] for a in agents if a.name in answers}
+            self.last_step_usage.add(answer.pop("usage"))
+            outcome.add_plain(answer)
+            for _key in work[index] if on_done is not None else ():
+                on_done()
         if config_manager.get("collect_parallel_metrics"):
             outcome.wall_seconds = time.perf_counter() - start
         return outcome
@@ -386,7 +409,8 @@ class RayBackend(LocalAgents):
                      self.world_name, index, error)
         with contextlib.suppress(Exception):  # it may be gone already
             self.ray.kill(self._shards[index], no_restart=True)
-        shard = self._shards[index] = self._new_actor(index)
+        keeper_node = self.ray.get(self._keepers[index].node_id.remote())
+        shard = self._shards[index] = self._new_actor(index, away_from=keeper_node)
         names = [n for n, i in self._shard_of.items() if i == index]
         self.ray.get(shard.load.remote(self._keepers[index].states.remote(names)))
         for kind, payload in self._since_snapshot.get(index, []):  # in the original order

@@ -12,6 +12,7 @@ provider limits configured it gets a call to the cluster's ledger and installs a
 from __future__ import annotations
 
 import threading
+from functools import partial
 from typing import Any
 
 from tinytroupe.agent import TinyPerson
@@ -19,8 +20,9 @@ from tinytroupe.clients.cluster_limits import LeasedGate
 from tinytroupe.clients.limits import install_gate
 from tinytroupe.clients.usage import usage
 from tinytroupe.config import config_manager
-from tinytroupe.environment.local_agents import create_agents
-from tinytroupe.environment.parallel import AgentTurn, ParallelRunner
+from tinytroupe.environment.local_agents import all_or_nothing, create_agents
+from tinytroupe.environment.parallel import AgentTurn, ParallelRunner, Task
+from tinytroupe.factory.batch import PersonaBatch
 
 #: Seconds `abandon` waits for the abandoned `act` call to stop waiting.
 _ABANDON_WAIT = 5.0
@@ -35,7 +37,17 @@ MEMORY_READABLE = frozenset({"retrieve", "retrieve_all", "retrieve_recent", "ret
                              "retrieve_last", "get_current_episode", "count"})
 
 
-class StateKeeper:
+class _OnANode:
+    """An actor that can say where it runs."""
+
+    def node_id(self) -> str:
+        """The Ray node this actor runs on (to place its partner elsewhere)."""
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
+
+
+class StateKeeper(_OnANode):
     """The last state copies of one shard's agents, kept off the driver (a Ray actor).
 
     The driver passes object references between a shard and its keeper, so the states
@@ -63,7 +75,7 @@ class StateKeeper:
             self.copies.pop(name, None)
 
 
-class AgentShard:
+class AgentShard(_OnANode):
     """Several agents of one world, in one Ray actor (see the module doc)."""
 
     def __init__(self, name: str, config: dict[str, Any], ledger: Any = None) -> None:
@@ -75,6 +87,7 @@ class AgentShard:
         self.agents: dict[str, TinyPerson] = {}
         self.runner = ParallelRunner(name)
         self._ended: dict[Any, threading.Event] = {}  # act calls by token, set when done
+        self._unborn: dict[str, dict[str, Any]] = {}  # generated specifications, by key
 
     def configure(self, config: dict[str, Any]) -> None:
         """Apply the driver's configuration settings (`config_manager.as_dict()`) here."""
@@ -92,19 +105,50 @@ class AgentShard:
             token: Any = None) -> dict[str, Any]:
         """One parallel step of these agents; results in the order of `names`."""
         self.configure(config)
-        turns = {name: AgentTurn(self.agents[name]) for name in names}
+        return self._run({name: AgentTurn(self.agents[name]) for name in names}, step, token)
+
+    def generate(self, batch: PersonaBatch, config: dict[str, Any],
+                 token: Any = None) -> dict[str, Any]:
+        """Generate the persona specifications of `batch` here, concurrently.
+
+        Each result is the name the model proposed; the specifications wait here for
+        `admit`, which creates the people under the names the driver made unique.
+        """
+        self.configure(config)
+        answer = self._run({key: Task(partial(batch.specification, key))
+                            for key in batch.requests}, batch.number, token)
+        self._unborn.update(answer["results"])
+        answer["results"] = {key: spec["persona"]["name"]
+                             for key, spec in answer["results"].items()}
+        return answer
+
+    def admit(self, names: dict[str, str], post_processing: Any = None
+              ) -> tuple[list[str], list[dict[str, Any]]]:
+        """Create the people `generate` made (by key, under these names), all or none.
+
+        `post_processing` is applied to each. Returns their minibios, and their complete
+        states (for the shard's keeper).
+        """
+        with all_or_nothing() as created:
+            for key, name in names.items():
+                person = TinyPerson.load_specification(self._unborn.pop(key),
+                                                       new_agent_name=name)
+                created.append(person)
+                if post_processing is not None:
+                    post_processing(person)
+        self.agents.update((person.name, person) for person in created)
+        return ([person.minibio(extended=False) for person in created],
+                [person.encode_complete_state() for person in created])
+
+    def _run(self, tasks: dict[str, Any], step: int, token: Any) -> dict[str, Any]:
+        """Run `tasks` on this shard's runner; the outcome as plain data for the driver."""
         ended = self._ended.setdefault(token, threading.Event())
         before = usage.snapshot()  # this process's LLM usage: the driver cannot see it
         try:
-            outcome = self.runner.run(turns, step, token=token)
+            outcome = self.runner.run(tasks, step, token=token)
         finally:
             ended.set()
-        return {"usage": usage.snapshot().minus(before).as_dict(),
-                "results": outcome.results,
-                "failures": [f.as_dict() for f in outcome.failures],
-                "tracebacks": outcome.tracebacks, "timed_out": outcome.timed_out,
-                "skipped_busy": outcome.skipped_busy, "cancelled": outcome.cancelled,
-                "agent_seconds": outcome.agent_seconds}
+        return {"usage": usage.snapshot().minus(before).as_dict(), **outcome.as_plain()}
 
     def abandon(self, token: Any) -> None:
         """The driver gave up on the `act` call with `token` (Ctrl-C).
@@ -126,12 +170,6 @@ class AgentShard:
         for agent in created:
             self.agents[agent.name] = agent
         return [agent.encode_complete_state() for agent in created]
-
-    def node_id(self) -> str:
-        """The Ray node this actor runs on (to place its keeper elsewhere)."""
-        import ray
-
-        return ray.get_runtime_context().get_node_id()
 
     def unload(self, names: list[str]) -> None:
         """Forget the agents named (their names are freed in this worker); unknown: skipped."""

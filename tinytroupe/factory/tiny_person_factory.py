@@ -22,31 +22,28 @@ structured-output helper; an invalid answer is asked again, up to `attempts` cal
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import random
 import threading
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Container, Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from tinytroupe.agent import PersonaSpecError, TinyPerson
-from tinytroupe.clients.structured import InvalidAnswer, ask_structured, parse_json
+from tinytroupe.agent import TinyPerson
 from tinytroupe.config import config_defaults, config_manager
 from tinytroupe.environment.metrics import Accounting
-from tinytroupe.environment.outcome import AgentFailure
+from tinytroupe.environment.outcome import AgentFailure, BatchOutcome
 from tinytroupe.environment.parallel import ParallelRunner, Task
 from tinytroupe.factory import sampling
-from tinytroupe.factory.answers import PersonaAnswer, PlanAnswer, check_people, check_persona
+from tinytroupe.factory.answers import PlanAnswer, check_people
+from tinytroupe.factory.batch import PersonaBatch, ask
 from tinytroupe.unsupported import warn_unsupported
 
 logger = logging.getLogger("tinytroupe")
-
-_SYSTEM = ("You create realistic, diverse personas for a social simulation. Answer with "
-           "one JSON object only, in the format the request asks for.")
 
 PostProcessing = Callable[[TinyPerson], Any] | None
 
@@ -194,12 +191,11 @@ class TinyPersonFactory:
         Raises `PersonGenerationError` if the model cannot make one or the population
         is complete.
         """
-        taken = self._take_characteristics(1)
-        sampling_args = {"temperature": temperature, "frequency_penalty": frequency_penalty,
-                         "presence_penalty": presence_penalty, "attempts": attempts}
+        batch = self.plan_batch(1, agent_particularities, sketches=False,
+                                temperature=temperature, frequency_penalty=frequency_penalty,
+                                presence_penalty=presence_penalty, attempts=attempts)
         try:
-            spec = self._persona_spec(agent_particularities, None, taken[0] if taken else None,
-                                      "person", sampling_args)
+            spec = batch.specification(next(iter(batch.requests)))
         except Exception as exc:
             raise PersonGenerationError(f"{self.name}: could not generate a person: {exc}") \
                 from exc
@@ -215,8 +211,41 @@ class TinyPersonFactory:
         """`number_of_people` new people (None: the rest of the population), in order.
 
         Failures are left out and recorded (`get_failures()`), so fewer may come back.
+        (To generate people on a Ray world's actors, see `TinyWorld.add_agents_from_factory`.)
         """
         warn_unsupported("TinyPersonFactory.generate_people", unsupported)
+        batch = self.plan_batch(number_of_people, agent_particularities, bool(parallelize),
+                                temperature=temperature, frequency_penalty=frequency_penalty,
+                                presence_penalty=presence_penalty, attempts=attempts)
+        if parallelize:
+            outcome = self._runner.run({key: Task(partial(batch.specification, key))
+                                        for key in batch.requests}, step=batch.number)
+            self.record_batch(outcome, batch.number)
+            specs = list(outcome.results.values())
+        else:
+            specs = []
+            for key in batch.requests:
+                try:
+                    specs.append(batch.specification(key))
+                except Exception as exc:  # recorded, like a failed parallel person
+                    self._accounting.record_failure(AgentFailure.of(batch.number, key, exc))
+        people = [self._admit(spec, post_processing_func) for spec in specs]
+        if verbose:
+            for person in people:
+                print(f"Generated: {person.minibio(extended=False)}")
+        return people
+
+    def plan_batch(self, number_of_people: int | None = None,
+                   agent_particularities: str | None = None, sketches: bool = True,
+                   existing: Iterable[str] = (), **sampling_args: Any) -> PersonaBatch:
+        """The persona requests of the next batch (what `generate_people` sends).
+
+        Takes the batch's characteristics from the sampling plan (made first if needed);
+        without a plan and with `sketches`, first asks the model for distinct names and
+        sketches (one call). The model is told to avoid the names of this factory's
+        people, of the process's agents and `existing`. Raises `PersonGenerationError`
+        past the population size.
+        """
         if number_of_people is None:
             if self.population_size is None:
                 raise ValueError("number_of_people is needed without a total_population_size")
@@ -226,45 +255,41 @@ class TinyPersonFactory:
             number_of_people = len(self.remaining_characteristics_sample or [])
         if number_of_people < 0:
             raise ValueError(f"number_of_people must be >= 0, got {number_of_people}")
-        sampling_args = {"temperature": temperature, "frequency_penalty": frequency_penalty,
-                         "presence_penalty": presence_penalty, "attempts": attempts}
         self._batches += 1
         batch = self._batches
         characteristics = self._take_characteristics(number_of_people)
-        sketches: list[Any] = [None] * number_of_people
-        if characteristics is None and parallelize:
+        people: list[Any] = [None] * number_of_people
+        if characteristics is None and sketches:
             try:  # names and sketches first, so that people made at once differ
-                sketches = self._plan_people(number_of_people, agent_particularities,
-                                             sampling_args)
+                people = self._plan_people(number_of_people, agent_particularities,
+                                           existing, sampling_args)
             except Exception as exc:
                 self._accounting.record_failure(AgentFailure.of(batch, "plan", exc))
                 raise PersonGenerationError(f"{self.name}: could not plan {number_of_people} "
                                             f"people: {exc}") from exc
-        jobs = [(sketches[i], characteristics[i] if characteristics else None)
-                for i in range(number_of_people)]
-        if parallelize:
-            # keys unique per batch: a person still busy from an earlier, timed-out batch
-            # must not make this batch skip its namesake
-            tasks = {f"batch{batch}/person-{i}": Task(
-                lambda s=sketch, c=chars, i=i: self._persona_spec(
-                    agent_particularities, s, c, f"person-{i}", sampling_args))
-                for i, (sketch, chars) in enumerate(jobs)}
-            outcome = self._runner.run(tasks, step=batch)
-            self._accounting.account(outcome, batch)
-            specs = list(outcome.results.values())
-        else:
-            specs = []
-            for i, (sketch, chars) in enumerate(jobs):
-                try:
-                    specs.append(self._persona_spec(agent_particularities, sketch, chars,
-                                                    f"person-{i}", sampling_args))
-                except Exception as exc:  # recorded, like a failed parallel person
-                    self._accounting.record_failure(AgentFailure.of(batch, f"person-{i}", exc))
-        people = [self._admit(spec, post_processing_func) for spec in specs]
-        if verbose:
-            for person in people:
-                print(f"Generated: {person.minibio(extended=False)}")
-        return people
+        existing = self._existing(existing)
+        requests = {f"batch{batch}/person-{i}": {
+            "context": self.context, "particularities": agent_particularities,
+            "sketch": sketch, "characteristics": characteristics[i] if characteristics else None,
+            "existing": existing,
+            "already_generated": [] if sketch else list(self.generated_minibios)}
+            for i, sketch in enumerate(people)}
+        return PersonaBatch(self.name, batch, requests, sampling_args)
+
+    def record_batch(self, outcome: BatchOutcome, batch: int) -> None:
+        """Count parallel batch number `batch`'s outcome in this factory's metrics and failures."""
+        self._accounting.account(outcome, batch)
+
+    def record_person(self, person: Any, minibio: str) -> None:
+        """Count `person` (an agent or its handle) as generated here, with its minibio."""
+        self.generated.append(person)
+        self.generated_names.append(person.name)
+        self.generated_minibios.append(minibio)
+
+    def unique_name(self, name: str, taken: Container[str] = ()) -> str:
+        """`name`, or it with a numeric suffix, unused here, in the process and in `taken`."""
+        mine = set(self.generated_names)
+        return TinyPerson.free_name(name, also_taken=lambda n: n in mine or n in taken)
 
     def get_parallel_metrics(self) -> dict[str, Any]:
         """The parallel-execution metrics of this factory's batches (as a world's)."""
@@ -276,11 +301,11 @@ class TinyPersonFactory:
 
     # --- model calls ------------------------------------------------------------------
 
-    def _plan_people(self, number: int, particularities: str | None,
+    def _plan_people(self, number: int, particularities: str | None, existing: Iterable[str],
                      sampling_args: dict[str, Any]) -> list[dict[str, str]]:
         """Names and one-line sketches of `number` distinct new people (one call)."""
         request = {"context": self.context, "number": number,
-                   "particularities": particularities, "existing": self._existing(),
+                   "particularities": particularities, "existing": self._existing(existing),
                    "already_generated": list(self.generated_minibios)}
         answer = self._ask(f"Plan {number} distinct people: a name and a one-line sketch "
                            "each, names unlike the existing ones.", "population_plan_request",
@@ -289,44 +314,19 @@ class TinyPersonFactory:
                            **sampling_args)
         return answer["people"]
 
-    def _persona_spec(self, particularities: str | None, sketch: dict[str, str] | None,
-                      characteristics: dict[str, Any] | None, key: str,
-                      sampling_args: dict[str, Any]) -> dict[str, Any]:
-        request = {"context": self.context, "particularities": particularities,
-                   "sketch": sketch, "characteristics": characteristics,
-                   "existing": self._existing(),
-                   "already_generated": [] if sketch else list(self.generated_minibios)}
-        return self._ask("Describe this person as a TinyTroupe persona specification "
-                         '{"type": "TinyPerson", "persona": {"name", "age", "nationality", '
-                         '"occupation", "personality", "preferences", ...}}, with every given '
-                         "characteristic.", "persona_request", request, PersonaAnswer,
-                         key=key, check=lambda a: check_persona(a.model_dump()),
-                         **sampling_args)
-
     def _ask(self, instruction: str, tag: str, request: dict[str, Any],
              schema: type[BaseModel], key: str, check: Callable[[Any], Any] | None = None,
              **sampling_args: Any) -> Any:
-        """One answer of `schema` that passes `check` (asked again while it does not)."""
-        prompt = (f"{instruction}\n<{tag}>{json.dumps(request, ensure_ascii=False)}"
-                  f"</{tag}>")
-        messages = [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": prompt}]
-
-        def parse(text: str) -> Any:
-            try:
-                answer = schema.model_validate(parse_json(text))
-                return check(answer) if check is not None else answer
-            except (ValueError, KeyError, TypeError, PersonaSpecError) as exc:
-                raise InvalidAnswer(f"{self.name} ({key}): {exc}") from None
-
-        return ask_structured(messages, schema, name=tag.removesuffix("_request"), user=key,
-                              parse=parse, **sampling_args)
+        return ask(self.name, instruction, tag, request, schema, key, check, **sampling_args)
 
     # --- people -----------------------------------------------------------------------
 
-    def _existing(self) -> list[str]:
-        """Names not to use: this factory's people first, then the process's others."""
-        mine = [p.name for p in self.generated]
-        return mine + [name for name in TinyPerson.all_agents if name not in set(mine)]
+    def _existing(self, others: Iterable[str] = ()) -> list[str]:
+        """Names not to use: this factory's people first, then the process's, then `others`."""
+        names = dict.fromkeys(p.name for p in self.generated)
+        names.update(dict.fromkeys(TinyPerson.all_agents))
+        names.update(dict.fromkeys(others))
+        return list(names)
 
     def _admit(self, spec: dict[str, Any], post_processing_func: PostProcessing) -> TinyPerson:
         """Create the person (in the caller's thread), renaming on a name clash.
@@ -334,13 +334,11 @@ class TinyPersonFactory:
         `post_processing_func` is then applied to it.
         """
         name = spec["persona"]["name"]
-        unique = TinyPerson.free_name(name)
+        unique = self.unique_name(name)
         if unique != name:
             logger.info("%s: %r is taken; the new person is %r", self.name, name, unique)
         person = TinyPerson.load_specification(spec, new_agent_name=unique)
-        self.generated.append(person)
-        self.generated_names.append(person.name)
-        self.generated_minibios.append(person.minibio(extended=False))
+        self.record_person(person, person.minibio(extended=False))
         if post_processing_func is not None:
             post_processing_func(person)
         return person
