@@ -129,8 +129,9 @@ def test_people_generated_by_a_factory_where_the_world_runs(
 
     factory = TinyPersonFactory("Commuters asked about a night bus.", simulation_id="buses")
     with TinyWorld("generated", seed=3, backend=backend) as world:
-        people = world.add_agents_from_factory(factory, 5, agent_particularities="Lisbon",
-                                               attempts=2)
+        people = world.add_agents_from_factory(
+            factory, 5, agent_particularities="Lisbon", attempts=2,
+            post_processing_func=lambda person: person.define("panel", "night buses"))
         names = [person.name for person in people]
         assert names == [a.name for a in world.agents] and len(names) == 5
         assert len(set(names)) == 5
@@ -138,6 +139,7 @@ def test_people_generated_by_a_factory_where_the_world_runs(
         # on Ray the people were born on the actors; on threads they are local agents
         assert all((name in TinyPerson.all_agents) == (backend == "threads") for name in names)
         assert all(world.get_agent_by_name(name).get("occupation") for name in names)
+        assert world.get_agent_by_name(names[-1]).get("panel") == "night buses"  # applied
         more = world.add_agents_from_factory(factory, 2)  # a second batch: new names again
         # a second factory (same context, so the model proposes the same names first)
         twin = TinyPersonFactory("Commuters asked about a night bus.", simulation_id="twin")

@@ -241,3 +241,23 @@ def test_provider_limits_hold_for_the_whole_cluster(llm_over_http: FakeLLMServer
     assert stats["outcomes"]["limited"] == 0  # each actor alone would have sent 5 at once
     assert max_in_any_window(stats["timestamps"], window) <= limit
     assert stats["total_requests"] == 24 and metrics["parallel_errors"] == 0
+
+
+def test_the_concurrency_cap_holds_for_the_whole_cluster(llm_over_http: FakeLLMServer) -> None:
+    cap = 3
+    config_manager.set("ray_agents_per_actor", 3)
+    config_manager.set("max_concurrent_model_calls", cap)
+    llm_over_http.configure(latency=0.2)
+    agents = [TinyPerson(f"Agent{i}") for i in range(12)]  # four actors, one cap
+    with TinyWorld("capped", agents, backend="ray") as world:
+        world.make_everyone_accessible()
+        world.run(2, parallelize=True)
+        metrics = world.get_parallel_metrics()
+        ledger = world._agents.ledger_actor()
+        deadline = time.monotonic() + 5  # slots go back without waiting for an answer
+        while ray.get(ledger.slots_held.remote()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ray.get(ledger.slots_held.remote()) == {}  # no call in flight: all returned
+    stats = llm_over_http.stats()
+    assert stats["max_in_flight"] == cap  # each actor alone would have sent 3 at once
+    assert stats["total_requests"] == 24 and metrics["parallel_errors"] == 0

@@ -25,12 +25,11 @@ from tinytroupe.agent import TinyPerson  # noqa: E402
 from tinytroupe.environment import TinyWorld  # noqa: E402
 from tinytroupe.testing import FakeLLMServer  # noqa: E402
 
-#: Opt-in: on this 2-core machine one run in five or so failed for a reason not yet
-#: understood (placement or node-loss timing), and a flaky test must not gate CI.
-#: Run with TINYTROUPE_RAY_CLUSTER_TESTS=1.
+#: Runs by default (about 25 s); TINYTROUPE_RAY_CLUSTER_TESTS=0 skips it, e.g. on a
+#: machine where Ray cannot start a second node.
 pytestmark = [pytest.mark.timeout(240), pytest.mark.skipif(
-    os.environ.get("TINYTROUPE_RAY_CLUSTER_TESTS") != "1",
-    reason="multi-node Ray test: set TINYTROUPE_RAY_CLUSTER_TESTS=1")]
+    os.environ.get("TINYTROUPE_RAY_CLUSTER_TESTS") == "0",
+    reason="multi-node Ray test skipped (TINYTROUPE_RAY_CLUSTER_TESTS=0)")]
 
 
 @pytest.fixture(scope="module")

@@ -205,3 +205,49 @@ def test_unused_leases_go_back_to_the_window() -> None:
     assert again == 4
     assert ledger.requests.room() == 10 - 1 - 4
     assert ledger.tokens.room() == 1000 - 50 - 400
+
+
+def test_gates_sharing_a_ledger_hold_one_concurrency_cap() -> None:
+    from tinytroupe.clients.cluster_limits import LeasedGate, LimitLedger
+
+    cap = 3
+    ledger = LimitLedger(None, None, 60.0, max_concurrent=cap)
+    gates = [LeasedGate(_ledger_call(ledger), max_concurrent=cap, holder=f"actor{i}")
+             for i in range(4)]  # four "actors", each allowed `cap` on its own
+    in_flight, peak, done = 0, 0, 0
+    lock = threading.Lock()
+
+    def send(gate: Any) -> None:
+        nonlocal in_flight, peak, done
+        for _ in range(10):
+            with gate.slot(10):
+                with lock:
+                    in_flight += 1
+                    peak = max(peak, in_flight)
+                time.sleep(0.002)
+                with lock:
+                    in_flight -= 1
+                    done += 1
+
+    threads = [threading.Thread(target=send, args=(gate,)) for gate in gates for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert done == 120 and not any(t.is_alive() for t in threads)  # no call stranded
+    assert peak == cap  # reached, never passed, across the four gates together
+    assert ledger.slots_held() == {}  # every slot given back once the calls ended
+
+
+def test_a_new_process_under_a_holder_name_frees_what_the_old_one_held() -> None:
+    from tinytroupe.clients.cluster_limits import LeasedGate, LimitLedger
+
+    ledger = LimitLedger(None, None, 60.0, max_concurrent=2)
+    dead = LeasedGate(_ledger_call(ledger), max_concurrent=2, holder="shard-0")
+    held = [dead.slot(10) for _ in range(2)]  # the actor dies holding both slots
+    for slot in held:
+        slot.__enter__()
+    assert ledger.slots_held() == {"shard-0": 2}
+    replacement = LeasedGate(_ledger_call(ledger), max_concurrent=2, holder="shard-0")
+    with replacement.slot(10):  # would wait forever if the dead actor's slots were lost
+        assert ledger.slots_held() == {"shard-0": 1}

@@ -22,7 +22,7 @@ from tinytroupe import config_manager
 #: so that ``python -m tinytroupe demo`` never needs the bench's dependencies).
 SCENARIO_NAMES = ("speedup", "worker_cap", "overhead", "scale", "metrics_overhead", "timeout",
                   "provider_limit", "factory", "extraction", "quality_checks",
-                  "defaults", "tail", "transport", "ray_backend")
+                  "defaults", "tail", "transport", "ray_backend", "ray_scale")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

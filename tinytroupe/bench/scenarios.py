@@ -390,47 +390,6 @@ def defaults(quick: bool) -> Result:
     return result
 
 
-def ray_backend(quick: bool) -> Result:
-    """9. Threads vs Ray actors for a big world (agents talk to 4 neighbours each)."""
-    agents, steps, latency, per_actor = (200, 2, 0.5, 50) if quick else (2000, 3, 0.5, 250)
-    result = Result("ray_backend")
-    try:
-        import ray
-    except ImportError:
-        result.notes.append("skipped: Ray is not installed (pip install -e '.[ray]')")
-        return result
-    settings(max_workers="ALL", ray_agents_per_actor=per_actor)
-    if not ray.is_initialized():
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    with fake_server(latency):
-        for backend in ("threads", "ray"):
-            fresh_simulation()
-            start = time.perf_counter()
-            world = make_world(agents, neighbours=4, backend=backend)
-            setup = time.perf_counter() - start
-            run = time_steps(world, steps, True)
-            world.close()
-            fresh_simulation()
-            tracemalloc.start()  # a separate pass: tracing would distort the timings
-            world = make_world(agents, neighbours=4, backend=backend)
-            time_steps(world, 1, True)
-            driver_mb = tracemalloc.get_traced_memory()[0] / 2**20
-            tracemalloc.stop()
-            world.close()
-            result.rows.append({"backend": backend, "agents": agents, "steps": steps,
-                                "latency": latency, "setup_s": setup,
-                                "step_s": run.step_seconds,
-                                "overhead_per_step_s": statistics.mean(run.step_seconds)
-                                - latency, "driver_heap_mb": driver_mb})
-    ray.shutdown()
-    threads, on_ray = result.rows
-    result.notes.append(
-        f"mean step: threads {statistics.mean(threads['step_s']):.2f} s, ray "
-        f"{statistics.mean(on_ray['step_s']):.2f} s; driver Python heap after one step: "
-        f"threads {threads['driver_heap_mb']:.0f} MB, ray {on_ray['driver_heap_mb']:.0f} MB")
-    return result
-
-
 def _tail(quick: bool) -> Result:
     """13. Heavy-tailed latencies: hedging and dependency-driven steps (`bench.tail`)."""
     from tinytroupe.bench.tail import tail  # it imports this module
@@ -445,9 +404,23 @@ def _transport(quick: bool) -> Result:
     return transport(quick)
 
 
+def _ray_backend(quick: bool) -> Result:
+    """9. Threads vs Ray actors for a big world (`bench.ray_scale`)."""
+    from tinytroupe.bench.ray_scale import ray_backend  # it imports this module
+
+    return ray_backend(quick)
+
+
+def _ray_scale(quick: bool) -> Result:
+    """15. Ray worlds of 2,000 and 20,000 agents born on the actors (`bench.ray_scale`)."""
+    from tinytroupe.bench.ray_scale import ray_scale  # it imports this module
+
+    return ray_scale(quick)
+
+
 SCENARIOS = {"speedup": speedup_curve, "worker_cap": worker_cap, "overhead": overhead,
              "scale": scale, "metrics_overhead": metrics_overhead, "timeout": timeout,
              "provider_limit": provider_limit, "factory": factory, "extraction": extraction,
              "quality_checks": quality_checks, "defaults": defaults, "tail": _tail,
              "transport": _transport,
-             "ray_backend": ray_backend}
+             "ray_backend": _ray_backend, "ray_scale": _ray_scale}

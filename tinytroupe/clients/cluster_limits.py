@@ -14,8 +14,13 @@ counted in the window from the moment it is leased, and may be sent a little lat
 leases last at most 2% of the window, and the ledger keeps entries 4% of the window
 longer (2% for that, 2% for network jitter, as a process-wide gate does).
 
-Concurrency (``MAX_CONCURRENT_MODEL_CALLS``) stays per process: each actor applies the
-cap to its own calls.
+Concurrency (``MAX_CONCURRENT_MODEL_CALLS``) is a cluster-wide cap too: the ledger
+counts the call slots each process holds (`LeasedSlots`). A process takes slots when
+its calls need more than it holds (as many as are waiting, in one round trip) and
+gives back, without waiting for an answer, every slot none of its calls is waiting
+for. A process that starts under a holder name (a replacement actor) frees whatever a
+predecessor of that name held, and a closed world frees its actors' slots, so slots
+held by a dead actor are not lost.
 """
 
 from __future__ import annotations
@@ -26,19 +31,29 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from tinytroupe.clients.limits import ProviderGate, Reservation, SlidingWindow, WindowEntry
+from tinytroupe.clients.limits import (
+    AdaptiveConcurrency,
+    ProviderGate,
+    Reservation,
+    SlidingWindow,
+    WindowEntry,
+)
 
 #: Requests leased at a time (fewer when the window has less room).
 LEASE_BATCH = 4
 #: Seconds a lease may be used; then what is left goes back.
 LEASE_SECONDS = 1.0
+#: Seconds a process waits before asking again for call slots the ledger had none of.
+SLOT_RETRY_SECONDS = 0.01
 
 
 class LimitLedger:
     """The cluster's windows and pause (module doc). Methods never block; thread-safe."""
 
     def __init__(self, requests_per_window: int | None, tokens_per_window: int | None,
-                 window: float) -> None:
+                 window: float, max_concurrent: int | None = None) -> None:
+        self.max_concurrent = max_concurrent
+        self._slots: dict[str, int] = {}  # call slots held, by holder
         margin = 0.04 * window  # jitter (as ProviderGate) plus the lease's own life
         self.lease_seconds = min(LEASE_SECONDS, 0.02 * window)
         self.requests = (SlidingWindow(requests_per_window, window, margin=margin)
@@ -86,6 +101,31 @@ class LimitLedger:
         with self._lock:
             self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
+    def take_slots(self, holder: str, wanted: int) -> int:
+        """Up to `wanted` call slots for `holder`, as many as the cap leaves; how many."""
+        with self._lock:
+            if self.max_concurrent is None:
+                granted = wanted
+            else:
+                granted = max(0, min(wanted, self.max_concurrent - sum(self._slots.values())))
+            self._slots[holder] = self._slots.get(holder, 0) + granted
+            return granted
+
+    def give_slots(self, holder: str, count: int) -> None:
+        """`holder` gives back `count` call slots."""
+        with self._lock:
+            self._slots[holder] = max(0, self._slots.get(holder, 0) - count)
+
+    def forget(self, holder: str) -> None:
+        """Whatever `holder` held is free (a new process took its name, or it is gone)."""
+        with self._lock:
+            self._slots.pop(holder, None)
+
+    def slots_held(self) -> dict[str, int]:
+        """The call slots held, by holder (for tests and diagnostics)."""
+        with self._lock:
+            return {holder: n for holder, n in self._slots.items() if n}
+
     def _settle(self, lease: int | None, unused_requests: int, unused_tokens: int) -> None:
         entries = self._leases.pop(lease, None) if lease is not None else None
         if entries is None:
@@ -105,14 +145,83 @@ class LimitLedger:
         return min(1.0, max(0.005, *waits))
 
 
-class LeasedGate(ProviderGate):
-    """A process's gate, with the windows and the pause of a `LimitLedger` (module doc).
+class LeasedSlots:
+    """Calls in flight in this process, within the cluster-wide cap (module doc).
 
-    `ledger(method, *args)` calls the ledger (for Ray: ``ray.get`` of the actor method).
+    The same `acquire`/`release` as `AdaptiveConcurrency`, which still applies inside
+    (its 429 halving is this process's own).
     """
 
-    def __init__(self, ledger: Callable[..., Any], max_concurrent: int | None = None) -> None:
+    def __init__(self, ledger: Callable[..., Any], holder: str, local: AdaptiveConcurrency,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self._ledger, self._holder, self._local, self._sleep = ledger, holder, local, sleep
+        self._tell = getattr(ledger, "tell", ledger)  # no answer needed
+        self._changed = threading.Condition()
+        self._held = self._busy = self._waiting = 0
+        self._asking = False
+        ledger("forget", holder)
+
+    @property
+    def in_flight(self) -> int:
+        """Calls of this process holding a slot now."""
+        return self._busy
+
+    def acquire(self) -> None:
+        """Block until this process holds a free cluster slot, then take it."""
+        self._local.acquire()
+        with self._changed:
+            self._waiting += 1
+            try:
+                while self._busy >= self._held:
+                    if self._asking:  # another thread asks for all that wait
+                        self._changed.wait()
+                        continue
+                    self._asking = True
+                    wanted = self._waiting - (self._held - self._busy)
+                    self._changed.release()
+                    try:
+                        granted = self._ledger("take_slots", self._holder, wanted)
+                        if not granted:
+                            self._sleep(SLOT_RETRY_SECONDS)
+                    finally:
+                        self._changed.acquire()
+                        self._asking = False
+                        self._changed.notify_all()
+                    self._held += granted
+            except BaseException:
+                self._local.release(False)
+                raise
+            finally:
+                self._waiting -= 1
+            self._busy += 1
+
+    def release(self, rate_limited: bool) -> None:
+        """Free a slot: kept for a call waiting here, else given back to the ledger."""
+        with self._changed:
+            self._busy -= 1
+            surplus = self._held - self._busy - self._waiting
+            if surplus > 0:
+                self._held -= surplus
+            self._changed.notify_all()
+        if surplus > 0:
+            self._tell("give_slots", self._holder, surplus)
+        self._local.release(rate_limited)
+
+
+class LeasedGate(ProviderGate):
+    """A process's gate, with the windows, the pause and the call slots of a `LimitLedger`.
+
+    `ledger(method, *args)` calls the ledger (for Ray: ``ray.get`` of the actor method);
+    an optional ``ledger.tell(method, *args)`` calls it without waiting. With
+    `max_concurrent`, calls in flight are capped for the whole cluster, under the name
+    `holder` (module doc).
+    """
+
+    def __init__(self, ledger: Callable[..., Any], max_concurrent: int | None = None,
+                 holder: str = "") -> None:
         super().__init__(max_concurrent=max_concurrent)
+        if max_concurrent:
+            self.concurrency = LeasedSlots(ledger, holder, self.concurrency)  # type: ignore
         self._ledger = ledger
         self._lease_lock = threading.Lock()
         self._lease: int | None = None

@@ -148,16 +148,19 @@ class BaseWorld(TimeUnits):
 
     def add_agents_from_factory(self, factory: Any, number_of_people: int | None = None,
                                 agent_particularities: str | None = None,
-                                post_processing_func: Any = None,
-                                **sampling_args: Any) -> list[Any]:
+                                post_processing_func: Any = None, temperature: float = 1.5,
+                                frequency_penalty: float = 0.0, presence_penalty: float = 0.0,
+                                attempts: int = 10) -> list[Any]:
         """Generate people with `factory` where this world's agents live, and add them.
 
-        Arguments as `TinyPersonFactory.generate_people` (temperature, attempts, ...).
+        Arguments as `TinyPersonFactory.generate_people`, always in parallel.
         On the Ray backend each actor generates and keeps its share of the people (the
         driver holds handles, never the agents); names are unique in the world, the
         factory and this process. People that fail are left out and recorded in the
         factory (`factory.get_failures()`). Returns the people added, in request order.
         """
+        sampling_args = {"temperature": temperature, "frequency_penalty": frequency_penalty,
+                         "presence_penalty": presence_penalty, "attempts": attempts}
         agents = self._agents.generate(factory, number_of_people, agent_particularities,
                                        post_processing_func, sampling_args)
         self._register(agents)

@@ -67,7 +67,7 @@ class LocalAgents:
         """People generated here by `factory` (`generate_people`)."""
         return factory.generate_people(number_of_people, agent_particularities,
                                        post_processing_func=post_processing_func,
-                                       **sampling_args)
+                                       parallelize=True, **sampling_args)
 
     def states(self, agents: list[Any]) -> list[dict[str, Any]]:
         """The complete state of each agent, in order."""

@@ -60,6 +60,7 @@ class RayBackend(LocalAgents):
             self.ray.init(address=address, include_dashboard=False, log_to_driver=False,
                           ignore_reinit_error=True, **({} if address else {"num_cpus": 2}))
         self.world_name = world_name
+        self._id = uuid.uuid4().hex[:8]  # this world's shards among the cluster's
         self.per_actor = config_manager.get("ray_agents_per_actor")
         # Shards and their keepers spread over the cluster's nodes (a keeper, where it
         # can, on another node than its shard: one node lost never takes both).
@@ -72,7 +73,7 @@ class RayBackend(LocalAgents):
         self._keeper_class = self.ray.remote(StateKeeper)
         self._keepers: list[Any] = []
         self.last_step_usage = UsageSnapshot()  # the actors' LLM usage in the last step
-        self._pending: dict[int, list[tuple]] = {}  # deliveries not yet sent
+        self._pending: dict[int, list[list[Any]]] = {}  # deliveries not yet sent
         self._since_snapshot: dict[int, list[tuple[str, Any]]] = {}  # sent since the copy
 
     # --- placement ------------------------------------------------------------------
@@ -179,7 +180,7 @@ class RayBackend(LocalAgents):
         for index, (minibios_ref, states_ref) in admitted.items():
             try:
                 minibios[index] = self.ray.get(minibios_ref)
-                self._keepers[index].store.remote(states_ref)
+                self.ray.get(self._keepers[index].store.remote(states_ref))
             except Exception as exc:  # undone below, then raised
                 error = error or exc
         if error is not None:
@@ -205,7 +206,11 @@ class RayBackend(LocalAgents):
         where = "SPREAD" if away_from is None else node_other_than(self.ray, away_from, index)
         return self._actor_class.options(
             num_cpus=0, max_concurrency=4, scheduling_strategy=where).remote(
-            f"{self.world_name}-shard-{index}", config_manager.as_dict(), self._ledger)
+            self._shard_name(index), config_manager.as_dict(), self._ledger)
+
+    def _shard_name(self, index: int) -> str:
+        """Shard `index`'s name: unique in the cluster (it holds call slots in the ledger)."""
+        return f"{self.world_name}-{self._id}-shard-{index}"
 
     def _new_keeper(self, index: int) -> Any:
         """A keeper for shard `index`, on another node than the shard where there is one."""
@@ -218,7 +223,7 @@ class RayBackend(LocalAgents):
     def queue(self, agent: RemoteAgent, method: str, args: tuple) -> None:
         """Queue ``agent.method(*args)`` for the agent's actor (sent in order by `flush`)."""
         self._pending.setdefault(self._shard_of[agent.name], []).append(
-            (agent.name, method, args))
+            [agent.name, method, list(args)])  # lists: Ray packs them natively, not tuples
 
     def everyone_accessible(self, agents: list[Any]) -> None:
         """Every agent can reach every other one (one call per actor)."""
@@ -282,7 +287,7 @@ class RayBackend(LocalAgents):
         keeper, and never holds the states themselves.
         """
         self.flush()
-        copies = {i: self._keepers[i].store.remote(shard.states.remote())
+        copies = {i: shard.copy_to.remote(self._keepers[i])
                   for i, shard in enumerate(self._shards)}
         for index, ref in copies.items():
             try:
@@ -297,10 +302,10 @@ class RayBackend(LocalAgents):
             self.ray.get(self._keepers[index].states.remote([]))
         except self.ray.exceptions.RayActorError:  # the keeper is gone: a new one, filled
             self._keepers[index] = self._new_keeper(index)
-            self.ray.get(self._keepers[index].store.remote(self._shards[index].states.remote()))
+            self.ray.get(self._shards[index].copy_to.remote(self._keepers[index]))
             return
         self._replace(index, error)  # from the keeper's copy and the replay, then a new copy
-        self.ray.get(self._keepers[index].store.remote(self._shards[index].states.remote()))
+        self.ray.get(self._shards[index].copy_to.remote(self._keepers[index]))
 
     # --- steps ----------------------------------------------------------------------
 
@@ -421,9 +426,19 @@ class RayBackend(LocalAgents):
         """The actors (for tests and diagnostics)."""
         return list(self._shards)
 
+    def ledger_actor(self) -> Any:
+        """The cluster's limit ledger actor, or None without limits (for tests)."""
+        return self._ledger.actor if self._ledger is not None else None
+
     def close(self) -> None:
-        """Kill every actor (one already gone is skipped); the backend then holds none."""
+        """Kill every actor (one already gone is skipped); the backend then holds none.
+
+        Call slots the actors still held in the limit ledger are freed.
+        """
         for actor in (*self._shards, *self._keepers):
             with contextlib.suppress(Exception):  # already gone
                 self.ray.kill(actor, no_restart=True)
+        if self._ledger is not None:
+            for index in range(len(self._shards)):
+                self._ledger.tell("forget", self._shard_name(index))
         self._shards, self._keepers = [], []

@@ -37,22 +37,28 @@ class RayLedger:
 
         return ray.get(getattr(self.actor, method).remote(*args))
 
+    def tell(self, method: str, *args: Any) -> None:
+        """``ledger.method(*args)``, not waited for (giving back what is not needed)."""
+        getattr(self.actor, method).remote(*args)
+
 
 def limit_ledger(ray: Any) -> RayLedger | None:
-    """The cluster's one `LimitLedger` for the configured per-minute limits, if any.
+    """The cluster's one `LimitLedger` for the configured provider limits, if any.
 
-    A named actor: every world (and driver) of the cluster with the same limits shares
-    it, so the limits hold for all of them together.
+    The per-minute limits and MAX_CONCURRENT_MODEL_CALLS. A named actor: every world
+    (and driver) of the cluster with the same limits shares it, so the limits hold for
+    all of them together.
     """
     requests = config_manager.get("max_requests_per_minute")
     tokens = config_manager.get("max_tokens_per_minute")
-    if not (requests or tokens):
+    concurrent = config_manager.get("max_concurrent_model_calls") or None
+    if not (requests or tokens or concurrent):
         return None
     window = config_manager.get("rate_limit_window_seconds")
     actor = ray.remote(LimitLedger).options(
-        name=f"tinytroupe-limits-{requests}-{tokens}-{window}", namespace="tinytroupe",
-        get_if_exists=True, num_cpus=0, max_concurrency=64)
-    return RayLedger(actor.remote(requests, tokens, window))
+        name=f"tinytroupe-limits-{requests}-{tokens}-{window}-{concurrent}",
+        namespace="tinytroupe", get_if_exists=True, num_cpus=0, max_concurrency=64)
+    return RayLedger(actor.remote(requests, tokens, window, concurrent))
 
 
 def node_other_than(ray: Any, node: str | None, index: int) -> Any:

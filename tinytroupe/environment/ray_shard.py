@@ -81,7 +81,8 @@ class AgentShard(_OnANode):
     def __init__(self, name: str, config: dict[str, Any], ledger: Any = None) -> None:
         self.configure(config)
         if ledger is not None:  # the cluster's limits, not this process's own
-            install_gate(LeasedGate(ledger, config_manager.get("max_concurrent_model_calls")))
+            install_gate(LeasedGate(ledger, config_manager.get("max_concurrent_model_calls"),
+                                    holder=name))
         TinyPerson.communication_display = False
         self.name = name
         self.agents: dict[str, TinyPerson] = {}
@@ -178,8 +179,8 @@ class AgentShard(_OnANode):
             if agent is not None:
                 agent.unregister()
 
-    def deliver(self, calls: list[tuple[str, str, tuple]]) -> int:
-        """Apply `(agent, method, args)` calls in order; names stand for agents."""
+    def deliver(self, calls: list[list[Any]]) -> int:
+        """Apply `[agent, method, args]` calls in order; names stand for agents."""
         for name, method, args in calls:
             if method not in DELIVERABLE:
                 raise ValueError(f"{self.name}: {method!r} cannot be delivered")
@@ -213,6 +214,16 @@ class AgentShard(_OnANode):
     def states(self) -> list[dict[str, Any]]:
         """The complete state of every agent here."""
         return [agent.encode_complete_state() for agent in self.agents.values()]
+
+    def copy_to(self, keeper: Any) -> int:
+        """Store every agent's complete state in `keeper` (a `StateKeeper`); how many.
+
+        Shard to keeper directly: one call from the driver, and the states never pass
+        through it.
+        """
+        import ray
+
+        return ray.get(keeper.store.remote(self.states()))
 
     def close(self) -> None:
         """Release the runner's threads."""
