@@ -261,3 +261,23 @@ def test_the_concurrency_cap_holds_for_the_whole_cluster(llm_over_http: FakeLLMS
     stats = llm_over_http.stats()
     assert stats["max_in_flight"] == cap  # each actor alone would have sent 3 at once
     assert stats["total_requests"] == 24 and metrics["parallel_errors"] == 0
+
+
+def test_people_who_fail_to_be_born_leave_no_hole_on_the_actors(
+        llm_over_http: FakeLLMServer) -> None:
+    from tinytroupe.factory import TinyPersonFactory
+
+    config_manager.set("ray_agents_per_actor", 2)
+    config_manager.set("max_attempts", 1)
+    llm_over_http.configure(faults=FaultPlan(by_agent={"person-1": "500"}))
+    factory = TinyPersonFactory("Ferry commuters.", simulation_id="ferries")
+    with TinyWorld("born", backend="ray") as world:
+        first = world.add_agents_from_factory(factory, 4)  # person-1 fails: 3 born
+        assert len(first) == 3
+        assert [f["agent"] for f in factory.get_failures()] == ["batch1/person-1"]
+        llm_over_http.configure(faults=FaultPlan())
+        world.add_agents_from_factory(factory, 1)  # fills the hole the failure left
+        assert len(world.agents) == 4 and len(world._agents.shard_handles()) == 2
+        world.make_everyone_accessible()
+        assert set(world.run(1, parallelize=True, return_actions=True)[0]) == {
+            a.name for a in world.agents}

@@ -239,15 +239,84 @@ def test_gates_sharing_a_ledger_hold_one_concurrency_cap() -> None:
     assert ledger.slots_held() == {}  # every slot given back once the calls ended
 
 
-def test_a_new_process_under_a_holder_name_frees_what_the_old_one_held() -> None:
+def test_a_forgotten_holder_frees_its_slots_and_gets_no_more() -> None:
     from tinytroupe.clients.cluster_limits import LeasedGate, LimitLedger
 
     ledger = LimitLedger(None, None, 60.0, max_concurrent=2)
-    dead = LeasedGate(_ledger_call(ledger), max_concurrent=2, holder="shard-0")
+    dead = LeasedGate(_ledger_call(ledger), max_concurrent=2, holder="shard-0.1")
     held = [dead.slot(10) for _ in range(2)]  # the actor dies holding both slots
     for slot in held:
         slot.__enter__()
-    assert ledger.slots_held() == {"shard-0": 2}
-    replacement = LeasedGate(_ledger_call(ledger), max_concurrent=2, holder="shard-0")
-    with replacement.slot(10):  # would wait forever if the dead actor's slots were lost
-        assert ledger.slots_held() == {"shard-0": 1}
+    assert ledger.slots_held() == {"shard-0.1": 2}
+    ledger.forget("shard-0.1")  # its world replaced it (or closed)
+    assert ledger.take_slots("shard-0.1", 1) == 0  # a late request from the dead actor
+    replacement = LeasedGate(_ledger_call(ledger), max_concurrent=2, holder="shard-0.2")
+    with replacement.slot(10), replacement.slot(10):  # both slots are free again
+        assert ledger.slots_held() == {"shard-0.2": 2}
+
+
+def test_a_busy_holder_does_not_starve_another() -> None:
+    from tinytroupe.clients.cluster_limits import LeasedGate, LimitLedger
+
+    ledger = LimitLedger(None, None, 60.0, max_concurrent=2)
+    busy = LeasedGate(_ledger_call(ledger), max_concurrent=2, holder="busy")
+    other = LeasedGate(_ledger_call(ledger), max_concurrent=2, holder="other")
+    finished: list[str] = []
+    lock = threading.Lock()
+
+    def call(gate: Any, who: str) -> None:
+        with gate.slot(10):
+            time.sleep(0.002)
+        with lock:
+            finished.append(who)
+
+    def backlog() -> None:
+        for _ in range(60):
+            call(busy, "busy")
+
+    threads = [threading.Thread(target=backlog) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    while len(finished) < 10:  # the busy holder is in full swing
+        time.sleep(0.001)
+    call(other, "other")
+    for thread in threads:
+        thread.join(30)
+    assert len(finished) == 241
+    assert finished.index("other") < 60  # served within a few turns, not after the backlog
+
+
+def test_a_failed_ledger_call_strands_no_slot() -> None:
+    from tinytroupe.clients.cluster_limits import LeasedGate, LimitLedger
+
+    ledger = LimitLedger(None, None, 60.0, max_concurrent=1)
+    asking, released = threading.Event(), threading.Event()
+
+    def call(method: str, *args: Any) -> Any:
+        if method == "take_slots" and args[0] == "a" and ledger.slots_held():
+            asking.set()
+            released.wait(5)  # the busy call ends while this request is under way...
+            raise ConnectionError("the ledger's node is gone")  # ...which then fails
+        return getattr(ledger, method)(*args)
+
+    gate = LeasedGate(call, max_concurrent=2, holder="a")  # the cluster allows only 1
+    outcome: list[Any] = []
+
+    def waiter() -> None:
+        try:
+            with gate.slot(10):
+                outcome.append("sent")
+        except ConnectionError as exc:
+            outcome.append(exc)
+
+    with gate.slot(10):
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        assert asking.wait(5)
+    released.set()
+    thread.join(5)
+    assert outcome and isinstance(outcome[0], ConnectionError)
+    assert ledger.slots_held() == {}  # nothing kept for the failed waiter
+    other = LeasedGate(_ledger_call(ledger), max_concurrent=1, holder="b")
+    with other.slot(10):  # the one slot is free for anyone
+        assert ledger.slots_held() == {"b": 1}

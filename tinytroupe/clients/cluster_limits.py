@@ -15,12 +15,13 @@ leases last at most 2% of the window, and the ledger keeps entries 4% of the win
 longer (2% for that, 2% for network jitter, as a process-wide gate does).
 
 Concurrency (``MAX_CONCURRENT_MODEL_CALLS``) is a cluster-wide cap too: the ledger
-counts the call slots each process holds (`LeasedSlots`). A process takes slots when
-its calls need more than it holds (as many as are waiting, in one round trip) and
-gives back, without waiting for an answer, every slot none of its calls is waiting
-for. A process that starts under a holder name (a replacement actor) frees whatever a
-predecessor of that name held, and a closed world frees its actors' slots, so slots
-held by a dead actor are not lost.
+counts the call slots each process holds (`LeasedSlots`). A process asks for slots
+when its calls need them (as many as are waiting, in one round trip: a call is long
+next to it) and gives each back when its call ends, without waiting for an answer.
+Slots are not handed from call to call inside a process, and a holder refused a slot
+has the next free one kept for it, so that a busy process cannot starve the others.
+A holder that is gone (its actor replaced, its world closed) is forgotten: what it
+held is free, and whatever it asks for later is refused.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ LEASE_BATCH = 4
 LEASE_SECONDS = 1.0
 #: Seconds a process waits before asking again for call slots the ledger had none of.
 SLOT_RETRY_SECONDS = 0.01
+#: Seconds a refused holder keeps its place in the queue for slots without asking again.
+SLOT_RESERVE_SECONDS = 0.1
 
 
 class LimitLedger:
@@ -54,6 +57,8 @@ class LimitLedger:
                  window: float, max_concurrent: int | None = None) -> None:
         self.max_concurrent = max_concurrent
         self._slots: dict[str, int] = {}  # call slots held, by holder
+        self._refused: dict[str, float] = {}  # holders refused a slot, and when
+        self._retired: set[str] = set()  # holders forgotten: gone for good
         margin = 0.04 * window  # jitter (as ProviderGate) plus the lease's own life
         self.lease_seconds = min(LEASE_SECONDS, 0.02 * window)
         self.requests = (SlidingWindow(requests_per_window, window, margin=margin)
@@ -102,24 +107,46 @@ class LimitLedger:
             self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
     def take_slots(self, holder: str, wanted: int) -> int:
-        """Up to `wanted` call slots for `holder`, as many as the cap leaves; how many."""
+        """Up to `wanted` call slots for `holder`, as many as the cap leaves; how many.
+
+        Holders refused a slot queue in the order of their first refusal, and the free
+        slots go to the front of the queue first, so that a busy holder asking again
+        and again cannot starve the others. A refused holder that stops asking for
+        `SLOT_RESERVE_SECONDS` leaves the queue. A forgotten holder gets none.
+        """
         with self._lock:
+            if holder in self._retired:
+                return 0
             if self.max_concurrent is None:
                 granted = wanted
             else:
-                granted = max(0, min(wanted, self.max_concurrent - sum(self._slots.values())))
+                now = time.monotonic()
+                for other, stamp in list(self._refused.items()):
+                    if now - stamp > SLOT_RESERVE_SECONDS and other != holder:
+                        del self._refused[other]  # it stopped asking
+                queue = list(self._refused)
+                ahead = queue.index(holder) if holder in self._refused else len(queue)
+                free = self.max_concurrent - sum(self._slots.values()) - ahead
+                granted = max(0, min(wanted, free))
+                if granted:
+                    self._refused.pop(holder, None)
+                else:
+                    self._refused[holder] = now  # keeps its place in the queue
             self._slots[holder] = self._slots.get(holder, 0) + granted
             return granted
 
     def give_slots(self, holder: str, count: int) -> None:
         """`holder` gives back `count` call slots."""
         with self._lock:
-            self._slots[holder] = max(0, self._slots.get(holder, 0) - count)
+            if holder in self._slots:
+                self._slots[holder] = max(0, self._slots[holder] - count)
 
     def forget(self, holder: str) -> None:
-        """Whatever `holder` held is free (a new process took its name, or it is gone)."""
+        """`holder` is gone: what it held is free, and it gets nothing more."""
         with self._lock:
             self._slots.pop(holder, None)
+            self._refused.pop(holder, None)
+            self._retired.add(holder)
 
     def slots_held(self) -> dict[str, int]:
         """The call slots held, by holder (for tests and diagnostics)."""
@@ -157,9 +184,8 @@ class LeasedSlots:
         self._ledger, self._holder, self._local, self._sleep = ledger, holder, local, sleep
         self._tell = getattr(ledger, "tell", ledger)  # no answer needed
         self._changed = threading.Condition()
-        self._held = self._busy = self._waiting = 0
+        self._held = self._busy = self._waiting = 0  # held = busy + granted, not yet taken
         self._asking = False
-        ledger("forget", holder)
 
     @property
     def in_flight(self) -> int:
@@ -176,37 +202,40 @@ class LeasedSlots:
                     if self._asking:  # another thread asks for all that wait
                         self._changed.wait()
                         continue
-                    self._asking = True
-                    wanted = self._waiting - (self._held - self._busy)
-                    self._changed.release()
-                    try:
-                        granted = self._ledger("take_slots", self._holder, wanted)
-                        if not granted:
-                            self._sleep(SLOT_RETRY_SECONDS)
-                    finally:
-                        self._changed.acquire()
-                        self._asking = False
-                        self._changed.notify_all()
-                    self._held += granted
+                    self._ask()
             except BaseException:
+                self._waiting -= 1
+                self._give_back(self._held - self._busy - self._waiting)
                 self._local.release(False)
                 raise
-            finally:
-                self._waiting -= 1
+            self._waiting -= 1
             self._busy += 1
 
+    def _ask(self) -> None:  # with the lock held; released during the round trip
+        self._asking = True
+        wanted = self._waiting - (self._held - self._busy)
+        self._changed.release()
+        try:
+            granted = self._ledger("take_slots", self._holder, wanted)
+            if not granted:
+                self._sleep(SLOT_RETRY_SECONDS)
+        finally:
+            self._changed.acquire()
+            self._asking = False
+            self._changed.notify_all()
+        self._held += granted
+
     def release(self, rate_limited: bool) -> None:
-        """Free a slot: kept for a call waiting here, else given back to the ledger."""
+        """Give the slot back to the ledger (a call waiting here asks for it like any other)."""
         with self._changed:
             self._busy -= 1
-            surplus = self._held - self._busy - self._waiting
-            if surplus > 0:
-                self._held -= surplus
-            self._changed.notify_all()
-        if surplus > 0:
-            self._tell("give_slots", self._holder, surplus)
+            self._give_back(1)
         self._local.release(rate_limited)
 
+    def _give_back(self, count: int) -> None:  # with the lock held
+        if count > 0:
+            self._held -= count
+            self._tell("give_slots", self._holder, count)
 
 class LeasedGate(ProviderGate):
     """A process's gate, with the windows, the pause and the call slots of a `LimitLedger`.

@@ -24,21 +24,20 @@ API keys are not shipped to actors: the workers read them from their own environ
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 import uuid
 from typing import Any
 
 from tinytroupe.agent import TinyPerson
-from tinytroupe.clients.usage import UsageSnapshot
+from tinytroupe.clients.usage import UsageSnapshot, usage
 from tinytroupe.config import config_manager
 from tinytroupe.environment.local_agents import LocalAgents
 from tinytroupe.environment.outcome import AgentFailure, BatchOutcome
 from tinytroupe.environment.parallel import wait_in_slices
-from tinytroupe.environment.ray_cluster import import_ray, limit_ledger, node_other_than
+from tinytroupe.environment.ray_actors import ShardActors
+from tinytroupe.environment.ray_cluster import import_ray, limit_ledger
 from tinytroupe.environment.ray_handles import RemoteAgent
-from tinytroupe.environment.ray_shard import AgentShard, StateKeeper
 
 logger = logging.getLogger("tinytroupe")
 
@@ -60,18 +59,10 @@ class RayBackend(LocalAgents):
             self.ray.init(address=address, include_dashboard=False, log_to_driver=False,
                           ignore_reinit_error=True, **({} if address else {"num_cpus": 2}))
         self.world_name = world_name
-        self._id = uuid.uuid4().hex[:8]  # this world's shards among the cluster's
         self.per_actor = config_manager.get("ray_agents_per_actor")
-        # Shards and their keepers spread over the cluster's nodes (a keeper, where it
-        # can, on another node than its shard: one node lost never takes both).
-        self._actor_class = self.ray.remote(AgentShard)
         self._ledger = limit_ledger(self.ray)
-        self._shards: list[Any] = []  # actor handles
+        self._actors = ShardActors(self.ray, world_name, self.per_actor, self._ledger)
         self._shard_of: dict[str, int] = {}
-        self._placed = 0
-        # The last state copies live in one StateKeeper actor per shard, not here.
-        self._keeper_class = self.ray.remote(StateKeeper)
-        self._keepers: list[Any] = []
         self.last_step_usage = UsageSnapshot()  # the actors' LLM usage in the last step
         self._pending: dict[int, list[list[Any]]] = {}  # deliveries not yet sent
         self._since_snapshot: dict[int, list[tuple[str, Any]]] = {}  # sent since the copy
@@ -102,8 +93,8 @@ class RayBackend(LocalAgents):
             if index is None:
                 index = self._assign(state["name"])
             by_shard.setdefault(index, []).append(state)
-        self._gather({i: self._shards[i].load.remote(s) for i, s in by_shard.items()})
-        self.ray.get([self._keepers[i].store.remote(s) for i, s in by_shard.items()])
+        self._gather({i: self._actors.shards[i].load.remote(s) for i, s in by_shard.items()})
+        self.ray.get([self._actors.keepers[i].store.remote(s) for i, s in by_shard.items()])
         return [RemoteAgent(state["name"], self) for state in states]
 
     def create(self, specifications: list[dict[str, Any]]) -> list[Any]:
@@ -116,21 +107,14 @@ class RayBackend(LocalAgents):
         for spec in specifications:
             index = self._assign(spec["persona"]["name"])
             by_shard.setdefault(index, []).append(spec)
-        created = {i: self._shards[i].create.remote(s) for i, s in by_shard.items()}
-        self.ray.get([self._keepers[i].store.remote(ref) for i, ref in created.items()])
+        created = {i: self._actors.shards[i].create.remote(s) for i, s in by_shard.items()}
+        self.ray.get([self._actors.keepers[i].store.remote(ref) for i, ref in created.items()])
         return [RemoteAgent(spec["persona"]["name"], self) for spec in specifications]
 
     def _assign(self, name: str) -> int:
-        """The shard of a new agent named `name` (a new actor and keeper when one is full)."""
-        index = self._shard_of[name] = self._next_shard()
-        return index
-
-    def _next_shard(self) -> int:
-        """The shard the next new agent goes to (a new actor and keeper when one is full)."""
-        index, self._placed = self._placed // self.per_actor, self._placed + 1
-        while index >= len(self._shards):
-            self._shards.append(self._new_actor(len(self._shards)))
-            self._keepers.append(self._new_keeper(len(self._shards) - 1))
+        """The shard of a new agent named `name`, counted there."""
+        index = self._shard_of[name] = self._actors.with_room(1)[0]
+        self._actors.load[index] += 1
         return index
 
     def generate(self, factory: Any, number_of_people: int | None,
@@ -146,12 +130,12 @@ class RayBackend(LocalAgents):
         batch = factory.plan_batch(number_of_people, agent_particularities,
                                    existing=self._shard_of, **sampling_args)
         keys_by_shard: dict[int, list[str]] = {}
-        for key in batch.requests:
-            keys_by_shard.setdefault(self._next_shard(), []).append(key)
+        for key, index in zip(batch.requests, self._actors.with_room(len(batch.requests)),
+                              strict=True):
+            keys_by_shard.setdefault(index, []).append(key)
         outcome = self._on_shards(keys_by_shard, batch.number, lambda shard, keys, config, token:
                                   shard.generate.remote(batch.part(keys), config, token))
-        factory.record_batch(outcome, batch.number)
-        self.last_step_usage = UsageSnapshot()  # the factory's calls, not a step's
+        usage.add(**self.remote_usage().as_dict())  # the factory's calls, not a step's
         taken = set(self._shard_of)
         names: dict[int, dict[str, str]] = {}
         for index, keys in keys_by_shard.items():
@@ -160,10 +144,12 @@ class RayBackend(LocalAgents):
                 taken.add(name)
                 names.setdefault(index, {})[key] = name
         minibios = self._admit_born(names, post_processing_func)
+        factory.record_batch(outcome, batch.number)
         people = {}
         for index, born in names.items():
             for (key, name), minibio in zip(born.items(), minibios[index], strict=True):
                 self._shard_of[name] = index
+                self._actors.load[index] += 1
                 people[key] = RemoteAgent(name, self)
                 factory.record_person(people[key], minibio)
         return [people[key] for key in batch.requests if key in people]
@@ -174,18 +160,19 @@ class RayBackend(LocalAgents):
 
         All or none: if one shard fails, the people the others created are unloaded.
         """
-        admitted = {i: self._shards[i].admit.options(num_returns=2).remote(born, post_processing)
+        shards = self._actors.shards
+        admitted = {i: shards[i].admit.options(num_returns=2).remote(born, post_processing)
                     for i, born in names.items()}
         minibios, error = {}, None
         for index, (minibios_ref, states_ref) in admitted.items():
             try:
                 minibios[index] = self.ray.get(minibios_ref)
-                self.ray.get(self._keepers[index].store.remote(states_ref))
+                self.ray.get(self._actors.keepers[index].store.remote(states_ref))
             except Exception as exc:  # undone below, then raised
                 error = error or exc
         if error is not None:
             for index in minibios:
-                self.ray.get(self._shards[index].unload.remote(list(names[index].values())))
+                self.ray.get(self._actors.shards[index].unload.remote(list(names[index].values())))
             raise error
         return minibios
 
@@ -193,30 +180,14 @@ class RayBackend(LocalAgents):
         """Unload agent `name` from its actor, after sending pending deliveries; unknown: no-op."""
         index = self._shard_of.pop(name, None)
         if index is not None:
-            self._keepers[index].forget.remote([name])
+            self._actors.load[index] -= 1
+            self._actors.keepers[index].forget.remote([name])
             self.flush()
-            self._gather({index: self._shards[index].unload.remote([name])})
+            self._gather({index: self._actors.shards[index].unload.remote([name])})
             # a replacement actor must not be replayed deliveries to an agent it lacks
             self._since_snapshot[index] = [
                 (kind, [c for c in payload if c[0] != name] if kind == "deliver" else payload)
                 for kind, payload in self._since_snapshot.get(index, [])]
-
-    def _new_actor(self, index: int, away_from: str | None = None) -> Any:
-        """A shard actor (spread; not on node `away_from`, if given and there is another)."""
-        where = "SPREAD" if away_from is None else node_other_than(self.ray, away_from, index)
-        return self._actor_class.options(
-            num_cpus=0, max_concurrency=4, scheduling_strategy=where).remote(
-            self._shard_name(index), config_manager.as_dict(), self._ledger)
-
-    def _shard_name(self, index: int) -> str:
-        """Shard `index`'s name: unique in the cluster (it holds call slots in the ledger)."""
-        return f"{self.world_name}-{self._id}-shard-{index}"
-
-    def _new_keeper(self, index: int) -> Any:
-        """A keeper for shard `index`, on another node than the shard where there is one."""
-        shard_node = self.ray.get(self._shards[index].node_id.remote())
-        return self._keeper_class.options(
-            num_cpus=0, scheduling_strategy=node_other_than(self.ray, shard_node, index)).remote()
 
     # --- deliveries -----------------------------------------------------------------
 
@@ -230,7 +201,7 @@ class RayBackend(LocalAgents):
         names = [agent.name for agent in agents]
         self.flush()
         refs = {}
-        for index, shard in enumerate(self._shards):
+        for index, shard in enumerate(self._actors.shards):
             self._since_snapshot.setdefault(index, []).append(("everyone", names))
             refs[index] = shard.everyone_accessible.remote(names)
         self._gather(refs)
@@ -241,7 +212,7 @@ class RayBackend(LocalAgents):
         refs = {}
         for index, calls in pending.items():
             self._since_snapshot.setdefault(index, []).append(("deliver", calls))
-            refs[index] = self._shards[index].deliver.remote(calls)
+            refs[index] = self._actors.shards[index].deliver.remote(calls)
         self._gather(refs)  # a dead actor is replaced and gets the batch by replay
 
     def fetch(self, agent: RemoteAgent, kind: str, method: str, args: tuple) -> Any:
@@ -253,7 +224,8 @@ class RayBackend(LocalAgents):
         index = self._shard_of[agent.name]
 
         def read(i: int) -> Any:
-            call = self._shards[i].memory if kind == "memory" else self._shards[i].read
+            shard = self._actors.shards[i]
+            call = shard.memory if kind == "memory" else shard.read
             return self.ray.get(call.remote(agent.name, method, args))
 
         try:
@@ -269,7 +241,7 @@ class RayBackend(LocalAgents):
     def all_states(self, names: list[str]) -> list[dict[str, Any]]:
         """The current state of the agents named, read in one call per actor."""
         self.flush()
-        refs = {i: shard.states.remote() for i, shard in enumerate(self._shards)}
+        refs = {i: shard.states.remote() for i, shard in enumerate(self._actors.shards)}
         found = {state["name"]: state
                  for states in self._gather(refs, retry=self._states_of).values()
                  for state in states}
@@ -287,8 +259,8 @@ class RayBackend(LocalAgents):
         keeper, and never holds the states themselves.
         """
         self.flush()
-        copies = {i: shard.copy_to.remote(self._keepers[i])
-                  for i, shard in enumerate(self._shards)}
+        copies = {i: shard.copy_to.remote(self._actors.keepers[i])
+                  for i, shard in enumerate(self._actors.shards)}
         for index, ref in copies.items():
             try:
                 self.ray.get(ref)
@@ -299,13 +271,13 @@ class RayBackend(LocalAgents):
     def _recover_copy(self, index: int, error: BaseException) -> None:
         """A copy failed: a dead shard is replaced from its keeper; a dead keeper, renewed."""
         try:
-            self.ray.get(self._keepers[index].states.remote([]))
+            self.ray.get(self._actors.keepers[index].states.remote([]))
         except self.ray.exceptions.RayActorError:  # the keeper is gone: a new one, filled
-            self._keepers[index] = self._new_keeper(index)
-            self.ray.get(self._shards[index].copy_to.remote(self._keepers[index]))
+            keeper = self._actors.renew_keeper(index)
+            self.ray.get(self._actors.shards[index].copy_to.remote(keeper))
             return
         self._replace(index, error)  # from the keeper's copy and the replay, then a new copy
-        self.ray.get(self._shards[index].copy_to.remote(self._keepers[index]))
+        self.ray.get(self._actors.shards[index].copy_to.remote(self._actors.keepers[index]))
 
     # --- steps ----------------------------------------------------------------------
 
@@ -348,13 +320,13 @@ class RayBackend(LocalAgents):
         start = time.perf_counter()
         config = config_manager.as_dict()
         token = uuid.uuid4().hex
-        refs = {index: call(self._shards[index], keys, config, token)
+        refs = {index: call(self._actors.shards[index], keys, config, token)
                 for index, keys in work.items()}
         timeout = config_manager.get("parallel_execution_timeout") + _GRACE
         try:
             ready = self._wait(list(refs.values()), timeout)
         except BaseException:  # Ctrl-C: the actors must apply nothing more of this step
-            abandoned = [shard.abandon.remote(token) for shard in self._shards]
+            abandoned = [shard.abandon.remote(token) for shard in self._actors.shards]
             self.ray.wait(abandoned, num_returns=len(abandoned), timeout=_GRACE)
             raise
         outcome = BatchOutcome(timeout=config_manager.get("parallel_execution_timeout"))
@@ -406,25 +378,22 @@ class RayBackend(LocalAgents):
         return results
 
     def _states_of(self, index: int) -> list[dict[str, Any]]:
-        return self.ray.get(self._shards[index].states.remote())
+        return self.ray.get(self._actors.shards[index].states.remote())
 
     def _replace(self, index: int, error: BaseException) -> None:
         """A new actor for shard `index`: its agents' last copies, then the replay."""
         logger.error("%s: actor %d failed (%s); replacing it from the last state copy",
                      self.world_name, index, error)
-        with contextlib.suppress(Exception):  # it may be gone already
-            self.ray.kill(self._shards[index], no_restart=True)
-        keeper_node = self.ray.get(self._keepers[index].node_id.remote())
-        shard = self._shards[index] = self._new_actor(index, away_from=keeper_node)
+        shard = self._actors.replace_shard(index)
         names = [n for n, i in self._shard_of.items() if i == index]
-        self.ray.get(shard.load.remote(self._keepers[index].states.remote(names)))
+        self.ray.get(shard.load.remote(self._actors.keepers[index].states.remote(names)))
         for kind, payload in self._since_snapshot.get(index, []):  # in the original order
             call = shard.deliver if kind == "deliver" else shard.everyone_accessible
             self.ray.get(call.remote(payload))
 
     def shard_handles(self) -> list[Any]:
         """The actors (for tests and diagnostics)."""
-        return list(self._shards)
+        return list(self._actors.shards)
 
     def ledger_actor(self) -> Any:
         """The cluster's limit ledger actor, or None without limits (for tests)."""
@@ -435,10 +404,4 @@ class RayBackend(LocalAgents):
 
         Call slots the actors still held in the limit ledger are freed.
         """
-        for actor in (*self._shards, *self._keepers):
-            with contextlib.suppress(Exception):  # already gone
-                self.ray.kill(actor, no_restart=True)
-        if self._ledger is not None:
-            for index in range(len(self._shards)):
-                self._ledger.tell("forget", self._shard_name(index))
-        self._shards, self._keepers = [], []
+        self._actors.close()

@@ -87,6 +87,8 @@ class AgentShard(_OnANode):
         self.name = name
         self.agents: dict[str, TinyPerson] = {}
         self.runner = ParallelRunner(name)
+        # one runner per factory: its busy people are its own (keys repeat across factories)
+        self._generators: dict[str, ParallelRunner] = {}
         self._ended: dict[Any, threading.Event] = {}  # act calls by token, set when done
         self._unborn: dict[str, dict[str, Any]] = {}  # generated specifications, by key
 
@@ -116,8 +118,12 @@ class AgentShard(_OnANode):
         `admit`, which creates the people under the names the driver made unique.
         """
         self.configure(config)
+        runner = self._generators.get(batch.factory)
+        if runner is None:
+            runner = self._generators[batch.factory] = ParallelRunner(
+                f"{self.name}/{batch.factory}")
         answer = self._run({key: Task(partial(batch.specification, key))
-                            for key in batch.requests}, batch.number, token)
+                            for key in batch.requests}, batch.number, token, runner)
         self._unborn.update(answer["results"])
         answer["results"] = {key: spec["persona"]["name"]
                              for key, spec in answer["results"].items()}
@@ -141,12 +147,14 @@ class AgentShard(_OnANode):
         return ([person.minibio(extended=False) for person in created],
                 [person.encode_complete_state() for person in created])
 
-    def _run(self, tasks: dict[str, Any], step: int, token: Any) -> dict[str, Any]:
-        """Run `tasks` on this shard's runner; the outcome as plain data for the driver."""
+    def _run(self, tasks: dict[str, Any], step: int, token: Any,
+             runner: ParallelRunner | None = None) -> dict[str, Any]:
+        """Run `tasks` on `runner` (the agents' by default); the outcome as plain data."""
+        runner = runner or self.runner
         ended = self._ended.setdefault(token, threading.Event())
         before = usage.snapshot()  # this process's LLM usage: the driver cannot see it
         try:
-            outcome = self.runner.run(tasks, step, token=token)
+            outcome = runner.run(tasks, step, token=token)
         finally:
             ended.set()
         return {"usage": usage.snapshot().minus(before).as_dict(), **outcome.as_plain()}
@@ -158,7 +166,8 @@ class AgentShard(_OnANode):
         (they apply nothing when they end), so that no later step can start beside them.
         A threaded actor may run this before that call starts: it is remembered.
         """
-        self.runner.interrupt(token)
+        for runner in (self.runner, *self._generators.values()):
+            runner.interrupt(token)
         self._ended.setdefault(token, threading.Event()).wait(_ABANDON_WAIT)
         self._ended.pop(token, None)
 
@@ -226,8 +235,9 @@ class AgentShard(_OnANode):
         return ray.get(keeper.store.remote(self.states()))
 
     def close(self) -> None:
-        """Release the runner's threads."""
-        self.runner.close()
+        """Release the runners' threads."""
+        for runner in (self.runner, *self._generators.values()):
+            runner.close()
 
     def _contact(self, name: str) -> Any:
         from tinytroupe.agent.contacts import AgentRef

@@ -75,6 +75,7 @@ class TinyPersonFactory:
         self.generated: list[TinyPerson] = []
         self.generated_minibios: list[str] = []
         self.generated_names: list[str] = []
+        self._names_made: set[str] = set()  # generated_names, for lookups
         self._plan_lock = threading.Lock()
         seed = config_manager.get("random_seed")
         self._random = random.Random(seed if seed is not None else zlib.crc32(
@@ -191,11 +192,14 @@ class TinyPersonFactory:
         Raises `PersonGenerationError` if the model cannot make one or the population
         is complete.
         """
-        batch = self.plan_batch(1, agent_particularities, sketches=False,
-                                temperature=temperature, frequency_penalty=frequency_penalty,
-                                presence_penalty=presence_penalty, attempts=attempts)
+        taken = self._take_characteristics(1)
+        request = self._persona_request(agent_particularities, None,
+                                        taken[0] if taken else None, self._existing())
+        batch = PersonaBatch(self.name, self._batches, {"person": request}, {
+            "temperature": temperature, "frequency_penalty": frequency_penalty,
+            "presence_penalty": presence_penalty, "attempts": attempts})
         try:
-            spec = batch.specification(next(iter(batch.requests)))
+            spec = batch.specification("person")
         except Exception as exc:
             raise PersonGenerationError(f"{self.name}: could not generate a person: {exc}") \
                 from exc
@@ -228,7 +232,8 @@ class TinyPersonFactory:
                 try:
                     specs.append(batch.specification(key))
                 except Exception as exc:  # recorded, like a failed parallel person
-                    self._accounting.record_failure(AgentFailure.of(batch.number, key, exc))
+                    person = key.rpartition("/")[2]
+                    self._accounting.record_failure(AgentFailure.of(batch.number, person, exc))
         people = [self._admit(spec, post_processing_func) for spec in specs]
         if verbose:
             for person in people:
@@ -255,6 +260,7 @@ class TinyPersonFactory:
             number_of_people = len(self.remaining_characteristics_sample or [])
         if number_of_people < 0:
             raise ValueError(f"number_of_people must be >= 0, got {number_of_people}")
+        existing = list(existing)
         self._batches += 1
         batch = self._batches
         characteristics = self._take_characteristics(number_of_people)
@@ -267,14 +273,19 @@ class TinyPersonFactory:
                 self._accounting.record_failure(AgentFailure.of(batch, "plan", exc))
                 raise PersonGenerationError(f"{self.name}: could not plan {number_of_people} "
                                             f"people: {exc}") from exc
-        existing = self._existing(existing)
-        requests = {f"batch{batch}/person-{i}": {
-            "context": self.context, "particularities": agent_particularities,
-            "sketch": sketch, "characteristics": characteristics[i] if characteristics else None,
-            "existing": existing,
-            "already_generated": [] if sketch else list(self.generated_minibios)}
+        names = self._existing(existing)
+        requests = {f"batch{batch}/person-{i}": self._persona_request(
+            agent_particularities, sketch, characteristics[i] if characteristics else None, names)
             for i, sketch in enumerate(people)}
         return PersonaBatch(self.name, batch, requests, sampling_args)
+
+    def _persona_request(self, particularities: str | None, sketch: dict[str, str] | None,
+                         characteristics: dict[str, Any] | None, existing: list[str]
+                         ) -> dict[str, Any]:
+        """What the model is told about one person to make (see `PersonaBatch`)."""
+        return {"context": self.context, "particularities": particularities,
+                "sketch": sketch, "characteristics": characteristics, "existing": existing,
+                "already_generated": [] if sketch else list(self.generated_minibios)}
 
     def record_batch(self, outcome: BatchOutcome, batch: int) -> None:
         """Count parallel batch number `batch`'s outcome in this factory's metrics and failures."""
@@ -285,11 +296,12 @@ class TinyPersonFactory:
         self.generated.append(person)
         self.generated_names.append(person.name)
         self.generated_minibios.append(minibio)
+        self._names_made.add(person.name)
 
     def unique_name(self, name: str, taken: Container[str] = ()) -> str:
         """`name`, or it with a numeric suffix, unused here, in the process and in `taken`."""
-        mine = set(self.generated_names)
-        return TinyPerson.free_name(name, also_taken=lambda n: n in mine or n in taken)
+        return TinyPerson.free_name(
+            name, also_taken=lambda n: n in self._names_made or n in taken)
 
     def get_parallel_metrics(self) -> dict[str, Any]:
         """The parallel-execution metrics of this factory's batches (as a world's)."""

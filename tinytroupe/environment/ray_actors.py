@@ -1,0 +1,114 @@
+"""The actors of one Ray world: its shards, their keepers, and how full each shard is.
+
+`ShardActors` starts, places, replaces and stops the actors; `RayBackend` decides
+which agent lives on which shard and what the actors are asked to do. Shard `i` is an
+`AgentShard` actor (replaced by a new one when it dies: each is an *incarnation*) and
+a `StateKeeper` actor holding its agents' last state copies. Shards are spread over
+the cluster's nodes, and a keeper runs on another node than its shard where there is
+one, so that one node lost never takes an agent and its only copy together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from typing import Any
+
+from tinytroupe.config import config_manager
+from tinytroupe.environment.ray_cluster import RayLedger, node_other_than
+from tinytroupe.environment.ray_shard import AgentShard, StateKeeper
+
+
+class ShardActors:
+    """The shard and keeper actors of the world `world_name` (module doc)."""
+
+    def __init__(self, ray: Any, world_name: str, per_actor: int,
+                 ledger: RayLedger | None) -> None:
+        self.ray, self.world_name, self.per_actor, self.ledger = ray, world_name, per_actor, ledger
+        self._id = uuid.uuid4().hex[:8]  # this world's shards among the cluster's
+        self._shard_class = ray.remote(AgentShard)
+        self._keeper_class = ray.remote(StateKeeper)
+        self.shards: list[Any] = []  # the current actor of each shard
+        self.keepers: list[Any] = []
+        self.load: list[int] = []  # agents on each shard (kept up to date by the backend)
+        self._incarnations: list[int] = []  # actors started for each shard so far
+
+    def __len__(self) -> int:
+        return len(self.shards)
+
+    def with_room(self, count: int) -> list[int]:
+        """Shards for `count` new agents: the first with room, then new shards.
+
+        Nothing is counted in `load`: the caller counts the agents it really places.
+        """
+        chosen, load, index = [], list(self.load), 0
+        while len(chosen) < count:
+            if index == len(load):
+                self._add_shard()
+                load.append(0)
+            if load[index] < self.per_actor:
+                load[index] += 1
+                chosen.append(index)
+            else:
+                index += 1
+        return chosen
+
+    def _add_shard(self) -> None:
+        index = len(self.shards)
+        self._incarnations.append(0)
+        self.shards.append(self._start_shard(index))
+        self.keepers.append(self._start_keeper(index))
+        self.load.append(0)
+
+    def holder(self, index: int) -> str:
+        """The name of shard `index`'s current actor, unique in the cluster.
+
+        Each actor is its own holder of call slots in the limit ledger, so that slots a
+        replaced actor still asks for are refused, not lost.
+        """
+        return f"{self.world_name}-{self._id}-shard-{index}.{self._incarnations[index]}"
+
+    def _start_shard(self, index: int, away_from: str | None = None) -> Any:
+        """A new actor for shard `index`: spread, or away from node `away_from` if given."""
+        self._incarnations[index] += 1
+        where = "SPREAD" if away_from is None else node_other_than(self.ray, away_from, index)
+        return self._shard_class.options(
+            num_cpus=0, max_concurrency=4, scheduling_strategy=where).remote(
+            self.holder(index), config_manager.as_dict(), self.ledger)
+
+    def _start_keeper(self, index: int) -> Any:
+        """A keeper for shard `index`, on another node than the shard where there is one."""
+        shard_node = self.ray.get(self.shards[index].node_id.remote())
+        return self._keeper_class.options(
+            num_cpus=0, scheduling_strategy=node_other_than(self.ray, shard_node, index)).remote()
+
+    def replace_shard(self, index: int) -> Any:
+        """Kill shard `index`'s actor (if still there) and start a new, empty one.
+
+        The new actor runs away from the keeper's node where it can; the old one's call
+        slots are freed in the ledger. Returns the new actor.
+        """
+        with contextlib.suppress(Exception):  # it may be gone already
+            self.ray.kill(self.shards[index], no_restart=True)
+        self._forget(index)
+        keeper_node = self.ray.get(self.keepers[index].node_id.remote())
+        self.shards[index] = self._start_shard(index, away_from=keeper_node)
+        return self.shards[index]
+
+    def renew_keeper(self, index: int) -> Any:
+        """A new, empty keeper for shard `index` (the old one is gone); returns it."""
+        self.keepers[index] = self._start_keeper(index)
+        return self.keepers[index]
+
+    def close(self) -> None:
+        """Kill every actor (one already gone is skipped) and free their call slots."""
+        for actor in (*self.shards, *self.keepers):
+            with contextlib.suppress(Exception):  # already gone
+                self.ray.kill(actor, no_restart=True)
+        for index in range(len(self.shards)):
+            self._forget(index)
+        self.shards, self.keepers, self.load, self._incarnations = [], [], [], []
+
+    def _forget(self, index: int) -> None:
+        if self.ledger is not None:
+            self.ledger.tell("forget", self.holder(index))
