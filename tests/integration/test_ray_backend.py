@@ -281,3 +281,31 @@ def test_people_who_fail_to_be_born_leave_no_hole_on_the_actors(
         world.make_everyone_accessible()
         assert set(world.run(1, parallelize=True, return_actions=True)[0]) == {
             a.name for a in world.agents}
+
+
+def test_agent_names_are_unique_across_the_ray_worlds_of_a_process(
+        llm_over_http: FakeLLMServer) -> None:
+    from tinytroupe.factory import TinyPersonFactory
+
+    spec = {"type": "TinyPerson", "persona": {"name": "Ines Varga", "occupation": "pilot"}}
+    with TinyWorld("north", backend="ray") as north:
+        north.add_agents_from_specifications([spec])
+        south = TinyWorld("south", backend="ray")
+        try:
+            with pytest.raises(ValueError, match="Ines Varga"):  # as for two local agents
+                south.add_agents_from_specifications([spec])
+            assert south.agents == []
+            namesake = TinyPerson("Ines Varga")  # a local agent may not move in either
+            with pytest.raises(ValueError, match="Ines Varga"):
+                TinyWorld("west", [namesake], backend="ray")
+            namesake.unregister()
+            # a factory generating into another world avoids the names north holds
+            north_people = north.add_agents_from_factory(
+                TinyPersonFactory("Pilots.", simulation_id="a"), 3)
+            south_people = south.add_agents_from_factory(
+                TinyPersonFactory("Pilots.", simulation_id="b"), 3)
+            assert not {p.name for p in north_people} & {p.name for p in south_people}
+        finally:
+            south.close()
+    with TinyWorld("east", backend="ray") as east:  # north closed: its names are free
+        assert [a.name for a in east.add_agents_from_specifications([spec])] == ["Ines Varga"]

@@ -25,7 +25,7 @@ class ShardActors:
     def __init__(self, ray: Any, world_name: str, per_actor: int,
                  ledger: RayLedger | None) -> None:
         self.ray, self.world_name, self.per_actor, self.ledger = ray, world_name, per_actor, ledger
-        self._id = uuid.uuid4().hex[:8]  # this world's shards among the cluster's
+        self.id = f"{world_name}-{uuid.uuid4().hex[:8]}"  # this world's, among the cluster's
         self._shard_class = ray.remote(AgentShard)
         self._keeper_class = ray.remote(StateKeeper)
         self.shards: list[Any] = []  # the current actor of each shard
@@ -66,7 +66,7 @@ class ShardActors:
         Each actor is its own holder of call slots in the limit ledger, so that slots a
         replaced actor still asks for are refused, not lost.
         """
-        return f"{self.world_name}-{self._id}-shard-{index}.{self._incarnations[index]}"
+        return f"{self.id}-shard-{index}.{self._incarnations[index]}"
 
     def _start_shard(self, index: int, away_from: str | None = None) -> Any:
         """A new actor for shard `index`: spread, or away from node `away_from` if given."""

@@ -32,6 +32,7 @@ from typing import Any
 from tinytroupe.agent import TinyPerson
 from tinytroupe.clients.usage import UsageSnapshot, usage
 from tinytroupe.config import config_manager
+from tinytroupe.environment import ray_names
 from tinytroupe.environment.local_agents import LocalAgents
 from tinytroupe.environment.outcome import AgentFailure, BatchOutcome
 from tinytroupe.environment.parallel import wait_in_slices
@@ -87,6 +88,7 @@ class RayBackend(LocalAgents):
         """
         if not states:
             return []
+        ray_names.claim(self._actors.id, [state["name"] for state in states], from_here=True)
         by_shard: dict[int, list[dict]] = {}
         for state in states:
             index = self._shard_of.get(state["name"])
@@ -103,13 +105,19 @@ class RayBackend(LocalAgents):
         The driver never holds the agents: each shard creates its share, and the states
         for restarts go from the shard to its keeper by reference.
         """
+        names = [spec["persona"]["name"] for spec in specifications]
+        ray_names.claim(self._actors.id, names)
         by_shard: dict[int, list[dict[str, Any]]] = {}
-        for spec in specifications:
-            index = self._assign(spec["persona"]["name"])
-            by_shard.setdefault(index, []).append(spec)
+        for spec, name in zip(specifications, names, strict=True):
+            by_shard.setdefault(self._assign(name), []).append(spec)
         created = {i: self._actors.shards[i].create.remote(s) for i, s in by_shard.items()}
-        self.ray.get([self._actors.keepers[i].store.remote(ref) for i, ref in created.items()])
-        return [RemoteAgent(spec["persona"]["name"], self) for spec in specifications]
+        try:
+            self.ray.get([self._actors.keepers[i].store.remote(r) for i, r in created.items()])
+        except Exception:  # none stays: the shards that did create theirs unload them
+            for name in names:
+                self.remove(name)
+            raise
+        return [RemoteAgent(name, self) for name in names]
 
     def _assign(self, name: str) -> int:
         """The shard of a new agent named `name`, counted there."""
@@ -136,14 +144,19 @@ class RayBackend(LocalAgents):
         outcome = self._on_shards(keys_by_shard, batch.number, lambda shard, keys, config, token:
                                   shard.generate.remote(batch.part(keys), config, token))
         usage.add(**self.remote_usage().as_dict())  # the factory's calls, not a step's
-        taken = set(self._shard_of)
+        taken = ray_names.held()  # in every Ray world of this process, and locally
         names: dict[int, dict[str, str]] = {}
         for index, keys in keys_by_shard.items():
             for key in (k for k in keys if k in outcome.results):
                 name = factory.unique_name(outcome.results[key], taken)
                 taken.add(name)
                 names.setdefault(index, {})[key] = name
-        minibios = self._admit_born(names, post_processing_func)
+        ray_names.claim(self._actors.id, [n for born in names.values() for n in born.values()])
+        try:
+            minibios = self._admit_born(names, post_processing_func)
+        except BaseException:
+            ray_names.release(self._actors.id, [n for b in names.values() for n in b.values()])
+            raise
         factory.record_batch(outcome, batch.number)
         people = {}
         for index, born in names.items():
@@ -180,6 +193,7 @@ class RayBackend(LocalAgents):
         """Unload agent `name` from its actor, after sending pending deliveries; unknown: no-op."""
         index = self._shard_of.pop(name, None)
         if index is not None:
+            ray_names.release(self._actors.id, [name])
             self._actors.load[index] -= 1
             self._actors.keepers[index].forget.remote([name])
             self.flush()
@@ -405,3 +419,4 @@ class RayBackend(LocalAgents):
         Call slots the actors still held in the limit ledger are freed.
         """
         self._actors.close()
+        ray_names.release(self._actors.id)
