@@ -79,7 +79,8 @@ def test_latency_is_applied(http: urllib3.PoolManager) -> None:
 
 
 def test_requests_are_served_concurrently(http: urllib3.PoolManager) -> None:
-    with FakeLLMServer(latency=0.3) as server, ThreadPoolExecutor(50) as pool:
+    # a latency long enough that all 50 are in flight at once even on a loaded machine
+    with FakeLLMServer(latency=2.0) as server, ThreadPoolExecutor(50) as pool:
         responses = list(pool.map(lambda i: post(http, server.base_url, f"A{i}"), range(50)))
         stats = server.stats()
     assert [r.status for r in responses] == [200] * 50
