@@ -56,6 +56,19 @@ def test_same_scenario_same_transcript_on_threads_and_on_ray(llm_over_http: Fake
     assert set(on_ray["metrics"]) == set(threads["metrics"])
 
 
+def test_a_sequential_step_reports_every_actors_usage(llm_over_http: FakeLLMServer) -> None:
+    config_manager.set("ray_agents_per_actor", 2)  # three actors, asked one agent at a time
+    calls = {}
+    for backend in ("threads", "ray"):
+        agents = [TinyPerson(f"Agent{i}") for i in range(6)]
+        with TinyWorld("one-by-one", agents, seed=2, backend=backend) as world:
+            world.make_everyone_accessible()
+            world.run(1, parallelize=False)
+            calls[backend] = world.get_parallel_metrics()["llm_calls"]
+        control.reset()
+    assert calls["ray"] == calls["threads"] >= 6  # not just the last agent's
+
+
 def test_timeouts_and_errors_behave_as_on_threads(llm_over_http: FakeLLMServer) -> None:
     for key, value in [("parallel_execution_timeout", 1.0), ("timeout", 30),
                        ("max_attempts", 1), ("ray_agents_per_actor", 4)]:

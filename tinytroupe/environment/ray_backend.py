@@ -64,7 +64,9 @@ class RayBackend(LocalAgents):
         self._ledger = limit_ledger(self.ray)
         self._actors = ShardActors(self.ray, world_name, self.per_actor, self._ledger)
         self._shard_of: dict[str, int] = {}
-        self.last_step_usage = UsageSnapshot()  # the actors' LLM usage in the last step
+        # the actors' LLM usage since `remote_usage` was last asked (a sequential step
+        # asks each agent's actor in turn)
+        self.last_step_usage = UsageSnapshot()
         self._pending: dict[int, list[list[Any]]] = {}  # deliveries not yet sent
         self._since_snapshot: dict[int, list[tuple[str, Any]]] = {}  # sent since the copy
 
@@ -262,7 +264,7 @@ class RayBackend(LocalAgents):
         return [found[name] for name in names]
 
     def remote_usage(self) -> UsageSnapshot:
-        """The LLM usage of the last step's turns, made in the actors' processes."""
+        """The LLM usage the actors reported since the last call (a step's turns)."""
         used, self.last_step_usage = self.last_step_usage, UsageSnapshot()
         return used
 
@@ -344,7 +346,6 @@ class RayBackend(LocalAgents):
             self.ray.wait(abandoned, num_returns=len(abandoned), timeout=_GRACE)
             raise
         outcome = BatchOutcome(timeout=config_manager.get("parallel_execution_timeout"))
-        self.last_step_usage = UsageSnapshot()
         for index, ref in refs.items():
             try:
                 if ref not in ready:
