@@ -69,6 +69,26 @@ def test_a_sequential_step_reports_every_actors_usage(llm_over_http: FakeLLMServ
     assert calls["ray"] == calls["threads"] >= 6  # not just the last agent's
 
 
+def test_the_actors_usage_is_counted_in_the_process_per_agent_and_in_total(
+        llm_over_http: FakeLLMServer) -> None:
+    from tinytroupe.clients import cost
+
+    config_manager.set("ray_agents_per_actor", 2)
+    seen = {}
+    for backend in ("threads", "ray"):
+        cost.reset()
+        agents = [TinyPerson(f"Agent{i}") for i in range(4)]
+        with TinyWorld("costed", agents, seed=2, backend=backend) as world:
+            world.make_everyone_accessible()
+            world.run(2, parallelize=True)
+            per_agent = {name: (u["requests"], u["prompt_tokens"])
+                         for name, u in world.get_agent_usage().items()}
+        seen[backend] = (per_agent, cost.stats()["model_calls"], cost.stats()["input_tokens"])
+        control.reset()
+    assert seen["ray"] == seen["threads"]
+    assert all(requests >= 2 for requests, _ in seen["ray"][0].values())
+
+
 def test_timeouts_and_errors_behave_as_on_threads(llm_over_http: FakeLLMServer) -> None:
     for key, value in [("parallel_execution_timeout", 1.0), ("timeout", 30),
                        ("max_attempts", 1), ("ray_agents_per_actor", 4)]:

@@ -84,10 +84,6 @@ class LocalAgents:
     def prepare(self, agents: list[Any]) -> None:
         """Get ready for a first step of `agents` (nothing to do here)."""
 
-    def remote_usage(self) -> None:
-        """LLM usage made in other processes during the last step (none here)."""
-        return None
-
     def may_act(self, name: str) -> bool:
         """Whether the agent `name` may take a turn now (local agents always may)."""
         return True

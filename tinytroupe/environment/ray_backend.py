@@ -30,7 +30,7 @@ import uuid
 from typing import Any
 
 from tinytroupe.agent import TinyPerson
-from tinytroupe.clients.usage import UsageSnapshot, usage
+from tinytroupe.clients.usage import usage
 from tinytroupe.config import config_manager
 from tinytroupe.environment import ray_names
 from tinytroupe.environment.local_agents import LocalAgents
@@ -64,9 +64,6 @@ class RayBackend(LocalAgents):
         self._ledger = limit_ledger(self.ray)
         self._actors = ShardActors(self.ray, world_name, self.per_actor, self._ledger)
         self._shard_of: dict[str, int] = {}
-        # the actors' LLM usage since `remote_usage` was last asked (a sequential step
-        # asks each agent's actor in turn)
-        self.last_step_usage = UsageSnapshot()
         self._pending: dict[int, list[list[Any]]] = {}  # deliveries not yet sent
         self._since_snapshot: dict[int, list[tuple[str, Any]]] = {}  # sent since the copy
 
@@ -145,7 +142,6 @@ class RayBackend(LocalAgents):
             keys_by_shard.setdefault(index, []).append(key)
         outcome = self._on_shards(keys_by_shard, batch.number, lambda shard, keys, config, token:
                                   shard.generate.remote(batch.part(keys), config, token))
-        usage.add(**self.remote_usage().as_dict())  # the factory's calls, not a step's
         taken = ray_names.held()  # in every Ray world of this process, and locally
         names: dict[int, dict[str, str]] = {}
         for index, keys in keys_by_shard.items():
@@ -263,11 +259,6 @@ class RayBackend(LocalAgents):
                  for state in states}
         return [found[name] for name in names]
 
-    def remote_usage(self) -> UsageSnapshot:
-        """The LLM usage the actors reported since the last call (a step's turns)."""
-        used, self.last_step_usage = self.last_step_usage, UsageSnapshot()
-        return used
-
     def snapshot(self) -> None:
         """Copy every agent's state to its shard's keeper (what a replacement is loaded with).
 
@@ -312,8 +303,7 @@ class RayBackend(LocalAgents):
                   ) -> BatchOutcome:
         """Every actor acts its share of `agents` at once; results in `agents`' order.
 
-        `on_turn_done` is called once per agent when its actor has answered. The LLM
-        usage the actors report for the step is in `last_step_usage` (see `remote_usage`).
+        `on_turn_done` is called once per agent when its actor has answered.
         """
         self.flush()
         names_by_shard: dict[int, list[str]] = {}
@@ -357,7 +347,7 @@ class RayBackend(LocalAgents):
                     outcome.failures.append(AgentFailure(step, key, "ActorFailure",
                                                          f"{type(exc).__name__}: {exc}"))
                 continue
-            self.last_step_usage.add(answer.pop("usage"))
+            _count_usage(answer.pop("usage"), answer.pop("usage_by_agent"))
             outcome.add_plain(answer)
             for _key in work[index] if on_done is not None else ():
                 on_done()
@@ -421,3 +411,18 @@ class RayBackend(LocalAgents):
         """
         self._actors.close()
         ray_names.release(self._actors.id)
+
+
+def _count_usage(total: dict[str, float], by_agent: dict[str, dict[str, float]]) -> None:
+    """Add an actor's LLM usage to this process's counters, in total and by agent.
+
+    So that everything reading them (step usage, `get_agent_usage`, cost statistics)
+    sees the calls made on the actors as if they had been made here.
+    """
+    rest = dict(total)
+    for name, deltas in by_agent.items():
+        usage.add(name, **deltas)
+        for key, value in deltas.items():
+            rest[key] -= value
+    if any(rest.values()):
+        usage.add(**rest)

@@ -152,12 +152,18 @@ class AgentShard(_OnANode):
         """Run `tasks` on `runner` (the agents' by default); the outcome as plain data."""
         runner = runner or self.runner
         ended = self._ended.setdefault(token, threading.Event())
-        before = usage.snapshot()  # this process's LLM usage: the driver cannot see it
+        # this process's LLM usage, in total and by agent: the driver adds it to its own
+        before = usage.snapshot()
+        before_by_agent = {key: usage.snapshot(key) for key in tasks}
         try:
             outcome = runner.run(tasks, step, token=token)
         finally:
             ended.set()
-        return {"usage": usage.snapshot().minus(before).as_dict(), **outcome.as_plain()}
+        by_agent = {key: delta for key in tasks
+                    if any((delta := usage.snapshot(key).minus(before_by_agent[key])
+                            .as_dict()).values())}
+        return {"usage": usage.snapshot().minus(before).as_dict(), "usage_by_agent": by_agent,
+                **outcome.as_plain()}
 
     def abandon(self, token: Any) -> None:
         """The driver gave up on the `act` call with `token` (Ctrl-C).

@@ -84,10 +84,7 @@ class TinyWorld(BaseWorld):
         try:
             return super()._step(timedelta_per_step, randomize_agents_order, parallelize)
         finally:
-            used = usage.snapshot().minus(before)
-            remote = self._agents.remote_usage()  # on Ray: what the actors' clients did
-            if remote is not None:
-                used.add(remote.as_dict())
+            used = usage.snapshot().minus(before)  # on Ray, the actors' calls are counted here
             self._accounting.metrics.record_step_usage(step, bool(parallelize), used,
                                                        estimated_cost(used))
 
