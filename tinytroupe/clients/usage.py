@@ -63,6 +63,20 @@ class UsageCounters:
             if user:
                 self._by_user.setdefault(user, UsageSnapshot()).add(deltas)
 
+    def add_reported(self, total: dict[str, float], by_user: dict[str, dict[str, float]]
+                     ) -> None:
+        """Add usage another process reported: `total`, of which `by_user` per user.
+
+        (A Ray actor's calls, so that they count here as if they had been made here.)
+        """
+        rest = dict(total)
+        for user, deltas in by_user.items():
+            self.add(user, **deltas)
+            for name, value in deltas.items():
+                rest[name] -= value
+        if any(rest.values()):
+            self.add(**rest)
+
     def snapshot(self, user: str | None = None) -> UsageSnapshot:
         """A copy of the total counters, or of `user`'s (all zero for an unknown user)."""
         with self._lock:

@@ -347,7 +347,7 @@ class RayBackend(LocalAgents):
                     outcome.failures.append(AgentFailure(step, key, "ActorFailure",
                                                          f"{type(exc).__name__}: {exc}"))
                 continue
-            _count_usage(answer.pop("usage"), answer.pop("usage_by_agent"))
+            usage.add_reported(answer.pop("usage"), answer.pop("usage_by_agent"))
             outcome.add_plain(answer)
             for _key in work[index] if on_done is not None else ():
                 on_done()
@@ -411,18 +411,3 @@ class RayBackend(LocalAgents):
         """
         self._actors.close()
         ray_names.release(self._actors.id)
-
-
-def _count_usage(total: dict[str, float], by_agent: dict[str, dict[str, float]]) -> None:
-    """Add an actor's LLM usage to this process's counters, in total and by agent.
-
-    So that everything reading them (step usage, `get_agent_usage`, cost statistics)
-    sees the calls made on the actors as if they had been made here.
-    """
-    rest = dict(total)
-    for name, deltas in by_agent.items():
-        usage.add(name, **deltas)
-        for key, value in deltas.items():
-            rest[key] -= value
-    if any(rest.values()):
-        usage.add(**rest)
