@@ -342,3 +342,18 @@ def test_agent_names_are_unique_across_the_ray_worlds_of_a_process(
             south.close()
     with TinyWorld("east", backend="ray") as east:  # north closed: its names are free
         assert [a.name for a in east.add_agents_from_specifications([spec])] == ["Ines Varga"]
+
+
+def test_a_failed_placing_leaves_no_name_or_agent_behind(llm_over_http: FakeLLMServer) -> None:
+    from tinytroupe.environment import ray_names
+
+    with TinyWorld("first", [TinyPerson("Uma Weber")], backend="ray") as first:
+        handle = first.get_agent_by_name("Uma Weber")
+    with TinyWorld("second", backend="ray") as second:
+        with pytest.raises(ValueError, match="another Ray world"):
+            second.add_agents([handle])  # a handle (of a closed world) is not an agent
+        with pytest.raises(Exception):  # a state the actor cannot load
+            second._agents.restore([{"name": "Zoe Xu", "episodic_memory": 5}])
+        assert "Zoe Xu" not in ray_names.held() and second.agents == []
+        assert second.add_agents_from_specifications(  # the name is free again
+            [{"type": "TinyPerson", "persona": {"name": "Zoe Xu"}}])[0].name == "Zoe Xu"

@@ -7,8 +7,10 @@ a world can report cost per step and per agent. `estimated_cost` prices tokens w
 
 from __future__ import annotations
 
+import copy
 import threading
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -77,6 +79,11 @@ class UsageCounters:
         if any(rest.values()):
             self.add(**rest)
 
+    def snapshot_all(self) -> tuple[UsageSnapshot, dict[str, UsageSnapshot]]:
+        """Copies of the total and of every user's counters, taken at one moment."""
+        with self._lock:
+            return copy.copy(self._total), {u: copy.copy(s) for u, s in self._by_user.items()}
+
     def snapshot(self, user: str | None = None) -> UsageSnapshot:
         """A copy of the total counters, or of `user`'s (all zero for an unknown user)."""
         with self._lock:
@@ -104,3 +111,31 @@ def estimated_cost(used: UsageSnapshot) -> float | None:
 
 #: The counters of this process.
 usage = UsageCounters()
+
+
+class UsageReporter:
+    """What `counters` gained since the last report: a Ray actor's usage for its driver.
+
+    Each report covers everything counted since the one before, calls that ended after
+    their step included, so that nothing is reported twice or lost, however the
+    reports and the calls interleave.
+    """
+
+    def __init__(self, counters: UsageCounters) -> None:
+        self._counters = counters
+        self._lock = threading.Lock()
+        self._total = UsageSnapshot()
+        self._by_user: dict[str, UsageSnapshot] = {}
+
+    def report(self) -> dict[str, Any]:
+        """``{"usage": total gained, "usage_by_user": {user: gained}}`` (users that gained)."""
+        with self._lock:
+            total, by_user = self._counters.snapshot_all()
+            gained = total.minus(self._total).as_dict()
+            gained_by_user = {}
+            for user, now in by_user.items():
+                delta = now.minus(self._by_user.get(user, UsageSnapshot())).as_dict()
+                if any(delta.values()):
+                    gained_by_user[user] = delta
+            self._total, self._by_user = total, by_user
+        return {"usage": gained, "usage_by_user": gained_by_user}

@@ -30,7 +30,8 @@ class ShardActors:
         self._keeper_class = ray.remote(StateKeeper)
         self.shards: list[Any] = []  # the current actor of each shard
         self.keepers: list[Any] = []
-        self.load: list[int] = []  # agents on each shard (kept up to date by the backend)
+        self.shard_of: dict[str, int] = {}  # agent name -> its shard
+        self.load: list[int] = []  # agents on each shard
         self._incarnations: list[int] = []  # actors started for each shard so far
 
     def __len__(self) -> int:
@@ -53,11 +54,59 @@ class ShardActors:
                 index += 1
         return chosen
 
+    def assign(self, name: str) -> int:
+        """A shard for the new agent `name` (the first with room), counted there."""
+        index = self.with_room(1)[0]
+        self.settle(name, index)
+        return index
+
+    def settle(self, name: str, index: int) -> None:
+        """Count the new agent `name` on shard `index` (chosen with `with_room`)."""
+        self.shard_of[name] = index
+        self.load[index] += 1
+
+    def unassign(self, name: str) -> int | None:
+        """Agent `name` leaves its shard; the shard it was on (None: unknown)."""
+        index = self.shard_of.pop(name, None)
+        if index is not None:
+            self.load[index] -= 1
+        return index
+
+    def names_on(self, index: int) -> list[str]:
+        """The agents of shard `index`."""
+        return [name for name, i in self.shard_of.items() if i == index]
+
+    def take_back(self, names: list[str]) -> None:
+        """Unassign these agents and unload them from their shards and keepers (best effort).
+
+        For agents whose placing failed part-way: whatever of them got onto an actor goes.
+        """
+        by_shard: dict[int, list[str]] = {}
+        for name in names:
+            index = self.unassign(name)
+            if index is not None:
+                by_shard.setdefault(index, []).append(name)
+        for index, unplaced in by_shard.items():
+            with contextlib.suppress(Exception):  # the shard or its keeper may be gone
+                self.keepers[index].forget.remote(unplaced)
+                self.ray.get(self.shards[index].unload.remote(unplaced))
+
     def _add_shard(self) -> None:
+        """Start shard `len(self)` and its keeper; added only once both are up."""
         index = len(self.shards)
         self._incarnations.append(0)
-        self.shards.append(self._start_shard(index))
-        self.keepers.append(self._start_keeper(index))
+        shard = None
+        try:
+            shard = self._start_shard(index)
+            keeper = self._start_keeper(index, shard)
+        except BaseException:
+            if shard is not None:
+                with contextlib.suppress(Exception):
+                    self.ray.kill(shard, no_restart=True)
+            self._incarnations.pop()
+            raise
+        self.shards.append(shard)
+        self.keepers.append(keeper)
         self.load.append(0)
 
     def holder(self, index: int) -> str:
@@ -76,9 +125,9 @@ class ShardActors:
             num_cpus=0, max_concurrency=4, scheduling_strategy=where).remote(
             self.holder(index), config_manager.as_dict(), self.ledger)
 
-    def _start_keeper(self, index: int) -> Any:
-        """A keeper for shard `index`, on another node than the shard where there is one."""
-        shard_node = self.ray.get(self.shards[index].node_id.remote())
+    def _start_keeper(self, index: int, shard: Any) -> Any:
+        """A keeper for shard `index`, on another node than `shard` where there is one."""
+        shard_node = self.ray.get(shard.node_id.remote())
         return self._keeper_class.options(
             num_cpus=0, scheduling_strategy=node_other_than(self.ray, shard_node, index)).remote()
 
@@ -88,16 +137,19 @@ class ShardActors:
         The new actor runs away from the keeper's node where it can; the old one's call
         slots are freed in the ledger. Returns the new actor.
         """
+        try:
+            keeper_node = self.ray.get(self.keepers[index].node_id.remote())
+        except self.ray.exceptions.RayActorError:  # gone too: the load will say so
+            keeper_node = None
         with contextlib.suppress(Exception):  # it may be gone already
             self.ray.kill(self.shards[index], no_restart=True)
         self._forget(index)
-        keeper_node = self.ray.get(self.keepers[index].node_id.remote())
         self.shards[index] = self._start_shard(index, away_from=keeper_node)
         return self.shards[index]
 
     def renew_keeper(self, index: int) -> Any:
         """A new, empty keeper for shard `index` (the old one is gone); returns it."""
-        self.keepers[index] = self._start_keeper(index)
+        self.keepers[index] = self._start_keeper(index, self.shards[index])
         return self.keepers[index]
 
     def close(self) -> None:
@@ -108,6 +160,7 @@ class ShardActors:
         for index in range(len(self.shards)):
             self._forget(index)
         self.shards, self.keepers, self.load, self._incarnations = [], [], [], []
+        self.shard_of = {}
 
     def _forget(self, index: int) -> None:
         if self.ledger is not None:

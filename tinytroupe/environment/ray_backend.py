@@ -24,6 +24,7 @@ API keys are not shipped to actors: the workers read them from their own environ
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -37,13 +38,12 @@ from tinytroupe.environment.local_agents import LocalAgents
 from tinytroupe.environment.outcome import AgentFailure, BatchOutcome
 from tinytroupe.environment.parallel import wait_in_slices
 from tinytroupe.environment.ray_actors import ShardActors
-from tinytroupe.environment.ray_cluster import import_ray, limit_ledger
+from tinytroupe.environment.ray_cluster import GRACE, import_ray, limit_ledger
+from tinytroupe.environment.ray_generation import generate_on_actors
 from tinytroupe.environment.ray_handles import RemoteAgent
 
 logger = logging.getLogger("tinytroupe")
 
-#: Seconds the driver waits beyond the step timeout for actors to answer.
-_GRACE = 5.0
 
 
 class RayBackend(LocalAgents):
@@ -63,7 +63,6 @@ class RayBackend(LocalAgents):
         self.per_actor = config_manager.get("ray_agents_per_actor")
         self._ledger = limit_ledger(self.ray)
         self._actors = ShardActors(self.ray, world_name, self.per_actor, self._ledger)
-        self._shard_of: dict[str, int] = {}
         self._pending: dict[int, list[list[Any]]] = {}  # deliveries not yet sent
         self._since_snapshot: dict[int, list[tuple[str, Any]]] = {}  # sent since the copy
 
@@ -74,6 +73,11 @@ class RayBackend(LocalAgents):
 
         Handles of agents already placed pass through. Returns the handles.
         """
+        foreign = [a.name for a in agents
+                   if isinstance(a, RemoteAgent) and a.backend is not self]
+        if foreign:
+            raise ValueError(f"{foreign} live in another Ray world; add the agents themselves "
+                             "(or their specifications) instead")
         local = [a for a in agents if isinstance(a, TinyPerson)]
         handles = iter(self.restore([a.encode_complete_state() for a in local]))
         for agent in local:
@@ -87,15 +91,21 @@ class RayBackend(LocalAgents):
         """
         if not states:
             return []
-        ray_names.claim(self._actors.id, [state["name"] for state in states], from_here=True)
-        by_shard: dict[int, list[dict]] = {}
-        for state in states:
-            index = self._shard_of.get(state["name"])
-            if index is None:
-                index = self._assign(state["name"])
-            by_shard.setdefault(index, []).append(state)
-        self._gather({i: self._actors.shards[i].load.remote(s) for i, s in by_shard.items()})
-        self.ray.get([self._actors.keepers[i].store.remote(s) for i, s in by_shard.items()])
+        names = [state["name"] for state in states]
+        new = [name for name in names if name not in self._actors.shard_of]
+        ray_names.claim(self._actors.id, names, from_here=True)
+        try:
+            by_shard: dict[int, list[dict]] = {}
+            for state in states:
+                index = self._actors.shard_of.get(state["name"])
+                if index is None:
+                    index = self._actors.assign(state["name"])
+                by_shard.setdefault(index, []).append(state)
+            self._gather({i: self._actors.shards[i].load.remote(s) for i, s in by_shard.items()})
+            self.ray.get([self._actors.keepers[i].store.remote(s) for i, s in by_shard.items()])
+        except BaseException:
+            self._undo(new)
+            raise
         return [RemoteAgent(state["name"], self) for state in states]
 
     def create(self, specifications: list[dict[str, Any]]) -> list[Any]:
@@ -106,93 +116,39 @@ class RayBackend(LocalAgents):
         """
         names = [spec["persona"]["name"] for spec in specifications]
         ray_names.claim(self._actors.id, names)
-        by_shard: dict[int, list[dict[str, Any]]] = {}
-        for spec, name in zip(specifications, names, strict=True):
-            by_shard.setdefault(self._assign(name), []).append(spec)
-        created = {i: self._actors.shards[i].create.remote(s) for i, s in by_shard.items()}
         try:
+            by_shard: dict[int, list[dict[str, Any]]] = {}
+            for spec, name in zip(specifications, names, strict=True):
+                by_shard.setdefault(self._actors.assign(name), []).append(spec)
+            created = {i: self._actors.shards[i].create.remote(s) for i, s in by_shard.items()}
             self.ray.get([self._actors.keepers[i].store.remote(r) for i, r in created.items()])
-        except Exception:  # none stays: the shards that did create theirs unload them
-            for name in names:
-                self.remove(name)
+        except BaseException:  # none stays
+            self._undo(names)
             raise
         return [RemoteAgent(name, self) for name in names]
 
-    def _assign(self, name: str) -> int:
-        """The shard of a new agent named `name`, counted there."""
-        index = self._shard_of[name] = self._actors.with_room(1)[0]
-        self._actors.load[index] += 1
-        return index
+    def _undo(self, names: list[str]) -> None:
+        """Take back new agents whose placing failed: unloaded where they got, names freed."""
+        ray_names.release(self._actors.id, names)
+        self._actors.take_back(names)
 
     def generate(self, factory: Any, number_of_people: int | None,
                  agent_particularities: str | None, post_processing_func: Any,
                  sampling_args: dict[str, Any]) -> list[Any]:
         """People from `factory`, generated and created on the actors; their handles.
 
-        The factory plans the batch here (one call at most); each actor then makes its
-        share of the people concurrently, under the step timeout, and keeps them. Names
-        are made unique here, against this world and the factory; the people that
-        failed are left out and recorded in the factory (`get_failures()`).
+        See `tinytroupe.environment.ray_generation`.
         """
-        batch = factory.plan_batch(number_of_people, agent_particularities,
-                                   existing=self._shard_of, **sampling_args)
-        keys_by_shard: dict[int, list[str]] = {}
-        for key, index in zip(batch.requests, self._actors.with_room(len(batch.requests)),
-                              strict=True):
-            keys_by_shard.setdefault(index, []).append(key)
-        outcome = self._on_shards(keys_by_shard, batch.number, lambda shard, keys, config, token:
-                                  shard.generate.remote(batch.part(keys), config, token))
-        taken = ray_names.held()  # in every Ray world of this process, and locally
-        names: dict[int, dict[str, str]] = {}
-        for index, keys in keys_by_shard.items():
-            for key in (k for k in keys if k in outcome.results):
-                name = factory.unique_name(outcome.results[key], taken)
-                taken.add(name)
-                names.setdefault(index, {})[key] = name
-        ray_names.claim(self._actors.id, [n for born in names.values() for n in born.values()])
-        try:
-            minibios = self._admit_born(names, post_processing_func)
-        except BaseException:
-            ray_names.release(self._actors.id, [n for b in names.values() for n in b.values()])
-            raise
-        factory.record_batch(outcome, batch.number)
-        people = {}
-        for index, born in names.items():
-            for (key, name), minibio in zip(born.items(), minibios[index], strict=True):
-                self._shard_of[name] = index
-                self._actors.load[index] += 1
-                people[key] = RemoteAgent(name, self)
-                factory.record_person(people[key], minibio)
-        return [people[key] for key in batch.requests if key in people]
-
-    def _admit_born(self, names: dict[int, dict[str, str]], post_processing: Any
-                    ) -> dict[int, list[str]]:
-        """Each shard creates its generated people under `names`; their minibios by shard.
-
-        All or none: if one shard fails, the people the others created are unloaded.
-        """
-        shards = self._actors.shards
-        admitted = {i: shards[i].admit.options(num_returns=2).remote(born, post_processing)
-                    for i, born in names.items()}
-        minibios, error = {}, None
-        for index, (minibios_ref, states_ref) in admitted.items():
-            try:
-                minibios[index] = self.ray.get(minibios_ref)
-                self.ray.get(self._actors.keepers[index].store.remote(states_ref))
-            except Exception as exc:  # undone below, then raised
-                error = error or exc
-        if error is not None:
-            for index in minibios:
-                self.ray.get(self._actors.shards[index].unload.remote(list(names[index].values())))
-            raise error
-        return minibios
+        return generate_on_actors(self._actors, self._on_shards,
+                                  lambda name: RemoteAgent(name, self), factory,
+                                  number_of_people, agent_particularities,
+                                  post_processing_func, sampling_args)
 
     def remove(self, name: str) -> None:
         """Unload agent `name` from its actor, after sending pending deliveries; unknown: no-op."""
-        index = self._shard_of.pop(name, None)
+        index = self._actors.unassign(name)
         if index is not None:
             ray_names.release(self._actors.id, [name])
-            self._actors.load[index] -= 1
             self._actors.keepers[index].forget.remote([name])
             self.flush()
             self._gather({index: self._actors.shards[index].unload.remote([name])})
@@ -205,7 +161,7 @@ class RayBackend(LocalAgents):
 
     def queue(self, agent: RemoteAgent, method: str, args: tuple) -> None:
         """Queue ``agent.method(*args)`` for the agent's actor (sent in order by `flush`)."""
-        self._pending.setdefault(self._shard_of[agent.name], []).append(
+        self._pending.setdefault(self._actors.shard_of[agent.name], []).append(
             [agent.name, method, list(args)])  # lists: Ray packs them natively, not tuples
 
     def everyone_accessible(self, agents: list[Any]) -> None:
@@ -233,7 +189,7 @@ class RayBackend(LocalAgents):
         Pending deliveries are sent first; a dead actor is replaced and asked once more.
         """
         self.flush()
-        index = self._shard_of[agent.name]
+        index = self._actors.shard_of[agent.name]
 
         def read(i: int) -> Any:
             shard = self._actors.shards[i]
@@ -308,7 +264,7 @@ class RayBackend(LocalAgents):
         self.flush()
         names_by_shard: dict[int, list[str]] = {}
         for agent in agents:
-            names_by_shard.setdefault(self._shard_of[agent.name], []).append(agent.name)
+            names_by_shard.setdefault(self._actors.shard_of[agent.name], []).append(agent.name)
         outcome = self._on_shards(names_by_shard, step, lambda shard, names, config, token:
                                   shard.act.remote(names, step, config, token), on_turn_done)
         outcome.results = {a.name: outcome.results[a.name] for a in agents
@@ -328,12 +284,12 @@ class RayBackend(LocalAgents):
         token = uuid.uuid4().hex
         refs = {index: call(self._actors.shards[index], keys, config, token)
                 for index, keys in work.items()}
-        timeout = config_manager.get("parallel_execution_timeout") + _GRACE
+        timeout = config_manager.get("parallel_execution_timeout") + GRACE
         try:
             ready = self._wait(list(refs.values()), timeout)
         except BaseException:  # Ctrl-C: the actors must apply nothing more of this step
             abandoned = [shard.abandon.remote(token) for shard in self._actors.shards]
-            self.ray.wait(abandoned, num_returns=len(abandoned), timeout=_GRACE)
+            self._collect_usage(abandoned)
             raise
         outcome = BatchOutcome(timeout=config_manager.get("parallel_execution_timeout"))
         for index, ref in refs.items():
@@ -342,12 +298,17 @@ class RayBackend(LocalAgents):
                     raise TimeoutError(f"actor did not answer within {timeout} s")
                 answer = self.ray.get(ref)
             except Exception as exc:  # an actor lost: its keys fail
-                self._replace(index, exc)
+                message = f"{type(exc).__name__}: {exc}"
+                try:
+                    self._replace(index, exc)
+                except Exception as lost:  # e.g. its keeper is gone too: tried again later
+                    logger.error("%s: actor %d could not be replaced: %s", self.world_name,
+                                 index, lost)
+                    message += f"; not replaced: {type(lost).__name__}: {lost}"
                 for key in work[index]:
-                    outcome.failures.append(AgentFailure(step, key, "ActorFailure",
-                                                         f"{type(exc).__name__}: {exc}"))
+                    outcome.failures.append(AgentFailure(step, key, "ActorFailure", message))
                 continue
-            usage.add_reported(answer.pop("usage"), answer.pop("usage_by_agent"))
+            _add_usage(answer)
             outcome.add_plain(answer)
             for _key in work[index] if on_done is not None else ():
                 on_done()
@@ -390,7 +351,7 @@ class RayBackend(LocalAgents):
         logger.error("%s: actor %d failed (%s); replacing it from the last state copy",
                      self.world_name, index, error)
         shard = self._actors.replace_shard(index)
-        names = [n for n, i in self._shard_of.items() if i == index]
+        names = self._actors.names_on(index)
         self.ray.get(shard.load.remote(self._actors.keepers[index].states.remote(names)))
         for kind, payload in self._since_snapshot.get(index, []):  # in the original order
             call = shard.deliver if kind == "deliver" else shard.everyone_accessible
@@ -407,7 +368,28 @@ class RayBackend(LocalAgents):
     def close(self) -> None:
         """Kill every actor (one already gone is skipped); the backend then holds none.
 
-        Call slots the actors still held in the limit ledger are freed.
+        The actors' last LLM usage is collected first (a turn that ended after its step);
+        their call slots in the limit ledger and their agents' names are freed.
         """
-        self._actors.close()
-        ray_names.release(self._actors.id)
+        try:
+            self._collect_usage([shard.usage_report.remote() for shard in self._actors.shards])
+            self._actors.close()
+        finally:
+            ray_names.release(self._actors.id)
+            self._pending, self._since_snapshot = {}, {}
+
+    def _collect_usage(self, reports: list[Any]) -> None:
+        """Add the usage reports that arrive within the grace period (`usage_report`)."""
+        ready, _ = self.ray.wait(reports, num_returns=len(reports), timeout=GRACE)
+        for ref in ready:
+            with contextlib.suppress(Exception):  # an actor that died reports nothing
+                _add_usage(self.ray.get(ref))
+
+
+def _add_usage(report: dict[str, Any]) -> None:
+    """Add an actor's usage report (`AgentShard.usage_report`) to this process's counters.
+
+    So that everything reading them (step usage, `get_agent_usage`, cost statistics)
+    sees the calls made on the actors as if they had been made here.
+    """
+    usage.add_reported(report.pop("usage"), report.pop("usage_by_user"))

@@ -13,6 +13,9 @@ from typing import Any
 from tinytroupe.clients.cluster_limits import LimitLedger
 from tinytroupe.config import ConfigError, config_manager
 
+#: Seconds the driver waits beyond the step timeout for actors to answer.
+GRACE = 5.0
+
 
 def import_ray() -> Any:
     """The `ray` module; raises `ConfigError` (with the install hint) if Ray is missing."""

@@ -18,7 +18,7 @@ from typing import Any
 from tinytroupe.agent import TinyPerson
 from tinytroupe.clients.cluster_limits import LeasedGate
 from tinytroupe.clients.limits import install_gate
-from tinytroupe.clients.usage import usage
+from tinytroupe.clients.usage import UsageReporter, usage
 from tinytroupe.config import config_manager
 from tinytroupe.environment.local_agents import all_or_nothing, create_agents
 from tinytroupe.environment.parallel import AgentTurn, ParallelRunner, Task
@@ -91,6 +91,7 @@ class AgentShard(_OnANode):
         self._generators: dict[str, ParallelRunner] = {}
         self._ended: dict[Any, threading.Event] = {}  # act calls by token, set when done
         self._unborn: dict[str, dict[str, Any]] = {}  # generated specifications, by key
+        self._usage = UsageReporter(usage)
 
     def configure(self, config: dict[str, Any]) -> None:
         """Apply the driver's configuration settings (`config_manager.as_dict()`) here."""
@@ -98,10 +99,19 @@ class AgentShard(_OnANode):
             config_manager.set(key, value)
 
     def load(self, states: list[dict[str, Any]]) -> int:
-        """Create (or replace) agents from `encode_complete_state()` dicts."""
-        for state in states:
-            agent = self.agents.get(state["name"]) or TinyPerson(state["name"])
-            self.agents[agent.name] = agent.decode_complete_state(state)
+        """Create (or replace) agents from `encode_complete_state()` dicts.
+
+        A new agent whose state fails to load leaves nothing here (its name is freed).
+        """
+        loaded = []
+        with all_or_nothing() as created:
+            for state in states:
+                agent = self.agents.get(state["name"])
+                if agent is None:
+                    agent = TinyPerson(state["name"])
+                    created.append(agent)
+                loaded.append(agent.decode_complete_state(state))
+        self.agents.update((agent.name, agent) for agent in loaded)
         return len(self.agents)
 
     def act(self, names: list[str], step: int, config: dict[str, Any],
@@ -152,30 +162,29 @@ class AgentShard(_OnANode):
         """Run `tasks` on `runner` (the agents' by default); the outcome as plain data."""
         runner = runner or self.runner
         ended = self._ended.setdefault(token, threading.Event())
-        # this process's LLM usage, in total and by agent: the driver adds it to its own
-        before = usage.snapshot()
-        before_by_agent = {key: usage.snapshot(key) for key in tasks}
         try:
             outcome = runner.run(tasks, step, token=token)
         finally:
             ended.set()
-        by_agent = {key: delta for key in tasks
-                    if any((delta := usage.snapshot(key).minus(before_by_agent[key])
-                            .as_dict()).values())}
-        return {"usage": usage.snapshot().minus(before).as_dict(), "usage_by_agent": by_agent,
-                **outcome.as_plain()}
+        return {**self.usage_report(), **outcome.as_plain()}
 
-    def abandon(self, token: Any) -> None:
+    def usage_report(self) -> dict[str, Any]:
+        """This process's LLM usage since the last report (the driver adds it to its own)."""
+        return self._usage.report()
+
+    def abandon(self, token: Any) -> dict[str, Any]:
         """The driver gave up on the `act` call with `token` (Ctrl-C).
 
         Returns once that call has stopped waiting and marked its unfinished turns busy
         (they apply nothing when they end), so that no later step can start beside them.
         A threaded actor may run this before that call starts: it is remembered.
+        Returns the usage report (`usage_report`), the abandoned call's included.
         """
         for runner in (self.runner, *self._generators.values()):
             runner.interrupt(token)
         self._ended.setdefault(token, threading.Event()).wait(_ABANDON_WAIT)
         self._ended.pop(token, None)
+        return self.usage_report()
 
     def create(self, specifications: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Create agents here from persona specifications; their complete states.
