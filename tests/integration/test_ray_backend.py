@@ -352,7 +352,7 @@ def test_a_failed_placing_leaves_no_name_or_agent_behind(llm_over_http: FakeLLMS
     with TinyWorld("second", backend="ray") as second:
         with pytest.raises(ValueError, match="another Ray world"):
             second.add_agents([handle])  # a handle (of a closed world) is not an agent
-        with pytest.raises(Exception):  # a state the actor cannot load
+        with pytest.raises(ray.exceptions.RayTaskError):  # a state the actor cannot load
             second._agents.restore([{"name": "Zoe Xu", "episodic_memory": 5}])
         assert "Zoe Xu" not in ray_names.held() and second.agents == []
         assert second.add_agents_from_specifications(  # the name is free again

@@ -8,7 +8,7 @@ world calls only these methods, so it has no backend-specific branches.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -35,6 +35,24 @@ def create_agents(specifications: list[dict[str, Any]]) -> list[TinyPerson]:
     return created
 
 
+def restore_agents(states: list[dict[str, Any]], known: Mapping[str, TinyPerson]
+                   ) -> list[TinyPerson]:
+    """Agents in these `encode_complete_state()` states, all or none.
+
+    Those in `known` (by name) are updated, the others created; if one fails, none of
+    the created stays registered.
+    """
+    agents = []
+    with all_or_nothing() as created:
+        for state in states:
+            agent = known.get(state["name"])
+            if agent is None:
+                agent = TinyPerson(state["name"])
+                created.append(agent)
+            agents.append(agent.decode_complete_state(state))
+    return agents
+
+
 class LocalAgents:
     """Agents in this process: placing is keeping, states are read from the objects."""
 
@@ -47,15 +65,7 @@ class LocalAgents:
 
         Nothing stays registered if one of them fails to restore.
         """
-        agents = []
-        with all_or_nothing() as created:
-            for state in states:
-                agent = TinyPerson.all_agents.get(state["name"])
-                if agent is None:
-                    agent = TinyPerson(state["name"])
-                    created.append(agent)
-                agents.append(agent.decode_complete_state(state))
-        return agents
+        return restore_agents(states, TinyPerson.all_agents)
 
     def create(self, specifications: list[dict[str, Any]]) -> list[Any]:
         """Agents created here from persona specifications; none stays if one fails."""

@@ -20,7 +20,7 @@ from tinytroupe.clients.cluster_limits import LeasedGate
 from tinytroupe.clients.limits import install_gate
 from tinytroupe.clients.usage import UsageReporter, usage
 from tinytroupe.config import config_manager
-from tinytroupe.environment.local_agents import all_or_nothing, create_agents
+from tinytroupe.environment.local_agents import all_or_nothing, create_agents, restore_agents
 from tinytroupe.environment.parallel import AgentTurn, ParallelRunner, Task
 from tinytroupe.factory.batch import PersonaBatch
 
@@ -103,14 +103,7 @@ class AgentShard(_OnANode):
 
         A new agent whose state fails to load leaves nothing here (its name is freed).
         """
-        loaded = []
-        with all_or_nothing() as created:
-            for state in states:
-                agent = self.agents.get(state["name"])
-                if agent is None:
-                    agent = TinyPerson(state["name"])
-                    created.append(agent)
-                loaded.append(agent.decode_complete_state(state))
+        loaded = restore_agents(states, self.agents)
         self.agents.update((agent.name, agent) for agent in loaded)
         return len(self.agents)
 
