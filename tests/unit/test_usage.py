@@ -25,15 +25,14 @@ def test_reports_cover_everything_once_even_calls_that_end_between_reports() -> 
     reporter = UsageReporter(counters)
     counters.add("Ana", requests=1, prompt_tokens=10)
     first = reporter.report()
-    assert first["usage"]["requests"] == 1 and first["usage_by_user"] == {
-        "Ana": {**first["usage_by_user"]["Ana"], "requests": 1, "prompt_tokens": 10}}
+    assert first["usage"]["requests"] == 1
+    assert first["usage_by_user"] == {"Ana": {"requests": 1, "prompt_tokens": 10}}
     counters.add("Ana", completion_tokens=7)  # a late call ends between two reports
     counters.add(requests=2)  # calls of no agent (a factory's, say)
     second = reporter.report()
     assert second["usage"]["completion_tokens"] == 7 and second["usage"]["requests"] == 2
     assert second["usage"]["prompt_tokens"] == 0  # nothing reported twice
-    assert list(second["usage_by_user"]) == ["Ana"]
-    assert second["usage_by_user"]["Ana"]["completion_tokens"] == 7
+    assert second["usage_by_user"] == {"Ana": {"completion_tokens": 7}}
     assert reporter.report()["usage_by_user"] == {}  # nothing new: nothing to report
     driver = UsageCounters()
     for report in (first, second):

@@ -128,14 +128,18 @@ class UsageReporter:
         self._by_user: dict[str, UsageSnapshot] = {}
 
     def report(self) -> dict[str, Any]:
-        """``{"usage": total gained, "usage_by_user": {user: gained}}`` (users that gained)."""
+        """``{"usage": total gained, "usage_by_user": {user: {counter: gained}}}``.
+
+        Only the users, and their counters, that gained since the last report.
+        """
         with self._lock:
             total, by_user = self._counters.snapshot_all()
             gained = total.minus(self._total).as_dict()
             gained_by_user = {}
             for user, now in by_user.items():
                 delta = now.minus(self._by_user.get(user, UsageSnapshot())).as_dict()
-                if any(delta.values()):
-                    gained_by_user[user] = delta
+                if any(delta.values()):  # only the counters that moved: less to send
+                    gained_by_user[user] = {name: value for name, value in delta.items()
+                                            if value}
             self._total, self._by_user = total, by_user
         return {"usage": gained, "usage_by_user": gained_by_user}
