@@ -331,6 +331,7 @@ def test_agent_names_are_unique_across_the_ray_worlds_of_a_process(
             namesake = TinyPerson("Ines Varga")  # a local agent may not move in either
             with pytest.raises(ValueError, match="Ines Varga"):
                 TinyWorld("west", [namesake], backend="ray")
+            assert "west" not in TinyWorld.all_environments  # the failed world is gone
             namesake.unregister()
             # a factory generating into another world avoids the names north holds
             north_people = north.add_agents_from_factory(

@@ -87,7 +87,12 @@ class BaseWorld(TimeUnits):
             self._forget()
             raise
         self._stops = 0  # _stop_run() calls: a run() in flight ends after its step
-        self.add_agents(agents or [])
+        try:
+            self.add_agents(agents or [])
+        except BaseException:  # the agents stay the caller's; the world goes
+            self._agents.close()
+            self._drop_name()
+            raise
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, agents={len(self.agents)})"
@@ -315,11 +320,18 @@ class BaseWorld(TimeUnits):
                                   f"{exc}") from exc
 
     def _forget(self) -> None:
-        """Unregister this world and the agents it holds (a failed restore)."""
+        """Unregister this world and the agents it holds, and close it (a failed restore)."""
         for agent in list(self.agents):
             self.remove_agent(agent)
             if isinstance(agent, TinyPerson):
                 agent.unregister()
+        placement = getattr(self, "_agents", None)
+        if placement is not None:
+            placement.close()
+        self._drop_name()
+
+    def _drop_name(self) -> None:
+        """Free this world's name in the registry (if it still holds this world)."""
         with BaseWorld._registry_lock:
             if BaseWorld.all_environments.get(self.name) is self:
                 del BaseWorld.all_environments[self.name]

@@ -380,6 +380,8 @@ class RayBackend(LocalAgents):
 
     def _collect_usage(self, reports: list[Any]) -> None:
         """Add the usage reports that arrive within the grace period (`usage_report`)."""
+        if not reports:
+            return
         ready, _ = self.ray.wait(reports, num_returns=len(reports), timeout=GRACE)
         for ref in ready:
             with contextlib.suppress(Exception):  # an actor that died reports nothing

@@ -294,9 +294,7 @@ class TinyWorld(BaseWorld):
         self.closed = True
         self._stop_run()
         self._agents.close()
-        with BaseWorld._registry_lock:
-            if BaseWorld.all_environments.get(self.name) is self:
-                del BaseWorld.all_environments[self.name]
+        self._drop_name()
 
     def __enter__(self) -> TinyWorld:
         return self
