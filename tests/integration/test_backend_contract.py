@@ -150,3 +150,16 @@ def test_people_generated_by_a_factory_where_the_world_runs(
         world.run(1, parallelize=True)
         assert world.get_parallel_metrics()["agent_turns_completed"] == 10
     assert factory.get_parallel_metrics()["agent_turns_completed"] == 7
+
+
+def test_a_failing_post_processing_keeps_none_of_the_batch(backend: str,
+                                                          server: FakeLLMServer) -> None:
+    from tinytroupe.factory import TinyPersonFactory
+
+    factory = TinyPersonFactory("Tram riders.", simulation_id="trams")
+    with TinyWorld("all-or-none", seed=3, backend=backend) as world:
+        with pytest.raises(ZeroDivisionError):
+            world.add_agents_from_factory(factory, 3, post_processing_func=lambda p: 1 / 0)
+        assert world.agents == [] and factory.generated_names == []
+        people = world.add_agents_from_factory(factory, 3)  # their names are free again
+        assert len(people) == 3 and not any(p.name[-1].isdigit() for p in people)

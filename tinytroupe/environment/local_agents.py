@@ -74,10 +74,22 @@ class LocalAgents:
     def generate(self, factory: Any, number_of_people: int | None,
                  agent_particularities: str | None, post_processing_func: Any,
                  sampling_args: dict[str, Any]) -> list[Any]:
-        """People generated here by `factory` (`generate_people`)."""
-        return factory.generate_people(number_of_people, agent_particularities,
-                                       post_processing_func=post_processing_func,
-                                       parallelize=True, **sampling_args)
+        """People generated here by `factory` (`generate_people`), all or none.
+
+        If `post_processing_func` fails for one of them, none is kept: they are
+        unregistered and forgotten by the factory (as on the Ray backend).
+        """
+        people = factory.generate_people(number_of_people, agent_particularities,
+                                         parallelize=True, **sampling_args)
+        try:
+            with all_or_nothing() as created:
+                created.extend(people)
+                for person in people if post_processing_func is not None else ():
+                    post_processing_func(person)
+        except BaseException:
+            factory.discard(people)
+            raise
+        return people
 
     def states(self, agents: list[Any]) -> list[dict[str, Any]]:
         """The complete state of each agent, in order."""

@@ -298,6 +298,15 @@ class TinyPersonFactory:
         self.generated_minibios.append(minibio)
         self._names_made.add(person.name)
 
+    def discard(self, people: list[Any]) -> None:
+        """Forget these people as generated here (they were not kept after all)."""
+        gone = {id(person) for person in people}
+        kept = [i for i, person in enumerate(self.generated) if id(person) not in gone]
+        self.generated = [self.generated[i] for i in kept]
+        self.generated_names = [self.generated_names[i] for i in kept]
+        self.generated_minibios = [self.generated_minibios[i] for i in kept]
+        self._names_made = set(self.generated_names)
+
     def unique_name(self, name: str, taken: Container[str] = ()) -> str:
         """`name`, or it with a numeric suffix, unused here, in the process and in `taken`."""
         return TinyPerson.free_name(
