@@ -16,6 +16,7 @@ from tinytroupe import config_manager, control  # noqa: E402
 from tinytroupe.agent import TinyPerson  # noqa: E402
 from tinytroupe.environment import TinyWorld  # noqa: E402
 from tinytroupe.testing import FakeLLMServer, FaultPlan  # noqa: E402
+from tinytroupe.testing.delivery import contents_heard  # noqa: E402
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -127,8 +128,7 @@ def test_an_actor_killed_mid_step_is_replaced_and_nothing_delivered_is_lost(
         llm_over_http.configure(latency=0.0)
         third = world.run(1, parallelize=True, return_actions=True)[0]
         assert set(third) == {a.name for a in world.agents}  # the new actor's agents act
-        heard = [s["content"] for e in world.get_agent_by_name("Agent1").episodic_memory
-                 .retrieve_all() if e["role"] == "user" for s in e["content"]["stimuli"]]
+        heard = contents_heard(world.get_agent_by_name("Agent1"))
         assert "Before anything else: the bridge is closed." in heard  # restored, not lost
         step_one = [e for e in world.transcript if e["step"] == 1 and e["target"] == "Agent1"]
         assert all(e["content"] in heard for e in step_one)
@@ -163,8 +163,7 @@ def test_a_frozen_actor_is_bounded_by_the_step_timeout_and_replaced(
         assert world._agents.shard_handles()[1] != frozen  # replaced by a new actor
         third = world.run(1, parallelize=True, return_actions=True)[0]
         assert set(third) == {a.name for a in world.agents}  # its agents act again
-        heard = [s["content"] for e in world.get_agent_by_name("Agent4").episodic_memory
-                 .retrieve_all() if e["role"] == "user" for s in e["content"]["stimuli"]]
+        heard = contents_heard(world.get_agent_by_name("Agent4"))
         assert "The ferry timetable changes next week." in heard
 
 
@@ -208,8 +207,7 @@ def test_an_actor_dead_between_steps_loses_no_delivery(llm_over_http: FakeLLMSer
         world.broadcast("Important news after the crash.")
         results = world.run(2, parallelize=True, return_actions=True)
         assert all(set(step) == {a.name for a in agents} for step in results)
-        heard = [s["content"] for e in world.get_agent_by_name("Agent0").episodic_memory
-                 .retrieve_all() if e["role"] == "user" for s in e["content"]["stimuli"]]
+        heard = contents_heard(world.get_agent_by_name("Agent0"))
         assert "Important news after the crash." in heard
 
 

@@ -24,6 +24,7 @@ from tinytroupe import config_manager  # noqa: E402
 from tinytroupe.agent import TinyPerson  # noqa: E402
 from tinytroupe.environment import TinyWorld  # noqa: E402
 from tinytroupe.testing import FakeLLMServer  # noqa: E402
+from tinytroupe.testing.delivery import contents_heard  # noqa: E402
 
 #: Runs by default (about 25 s); TINYTROUPE_RAY_CLUSTER_TESTS=0 skips it, e.g. on a
 #: machine where Ray cannot start a second node.
@@ -90,8 +91,7 @@ def test_a_node_lost_mid_step_loses_no_agent_and_no_delivery(
         assert set(third) == {a.name for a in world.agents}  # restored agents act again
         talked_to = 0
         for lost in sorted(doomed):  # each restored agent remembers all it was told
-            heard = [s["content"] for e in world.get_agent_by_name(lost).episodic_memory
-                     .retrieve_all() if e["role"] == "user" for s in e["content"]["stimuli"]]
+            heard = contents_heard(world.get_agent_by_name(lost))
             assert "The factory may move abroad. What do you make of it?" in heard
             told = [e["content"] for e in world.transcript
                     if e["step"] == 1 and e["target"] == lost]

@@ -32,3 +32,9 @@ def talks_heard(agents: list[Any]) -> Counter:
                    for episode in agent.episodic_memory.retrieve_all() if episode["role"] == "user"
                    for stimulus in episode["content"]["stimuli"]
                    if stimulus["type"] == "CONVERSATION" and stimulus["source"])
+
+
+def contents_heard(agent: Any) -> list[str]:
+    """The content of every stimulus `agent` remembers perceiving, oldest first."""
+    return [stimulus["content"] for episode in agent.episodic_memory.retrieve_all()
+            if episode["role"] == "user" for stimulus in episode["content"]["stimuli"]]
