@@ -139,10 +139,10 @@ class AgentShard(_OnANode):
         `post_processing` is applied to each. Returns their minibios, and their complete
         states (for the shard's keeper).
         """
+        specs = {key: self._unborn.pop(key) for key in names}  # kept by no failure
         with all_or_nothing() as created:
             for key, name in names.items():
-                person = TinyPerson.load_specification(self._unborn.pop(key),
-                                                       new_agent_name=name)
+                person = TinyPerson.load_specification(specs[key], new_agent_name=name)
                 created.append(person)
                 if post_processing is not None:
                     post_processing(person)
