@@ -60,9 +60,9 @@ class RayBackend(LocalAgents):
             self.ray.init(address=address, include_dashboard=False, log_to_driver=False,
                           ignore_reinit_error=True, **({} if address else {"num_cpus": 2}))
         self.world_name = world_name
-        self.per_actor = config_manager.get("ray_agents_per_actor")
         self._ledger = limit_ledger(self.ray)
-        self._actors = ShardActors(self.ray, world_name, self.per_actor, self._ledger)
+        self._actors = ShardActors(self.ray, world_name,
+                                   config_manager.get("ray_agents_per_actor"), self._ledger)
         self._pending: dict[int, list[list[Any]]] = {}  # deliveries not yet sent
         self._since_snapshot: dict[int, list[tuple[str, Any]]] = {}  # sent since the copy
 
